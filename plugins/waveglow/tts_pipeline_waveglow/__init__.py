@@ -1,0 +1,1 @@
+"""tts-pipeline plugin: waveglow."""

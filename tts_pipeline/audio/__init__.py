@@ -1,0 +1,1 @@
+"""Audio and mel spectrograms: formats, computation, conversion between formats, file I/O."""

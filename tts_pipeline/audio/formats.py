@@ -1,0 +1,66 @@
+"""Mel spectrogram format descriptions: every parameter that decides what the numbers in a mel mean.
+
+A :class:`MelFormat` is pure data. :mod:`tts_pipeline.audio.mel` computes a mel in any format from
+audio; :mod:`tts_pipeline.audio.convert` converts between formats. Formats are registered by plugins
+through the ``register_mel_formats`` hook; the core registers the presets defined here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class MelFormat:
+    """Description of a mel spectrogram definition (FORMATS.md sections 1 and 4).
+
+    Pipeline: audio -> optional pre-emphasis -> STFT (n_fft, hop_length, win_length, Hann window)
+    -> |X| ** power -> mel filterbank (n_mels bands between fmin and fmax) -> compression
+    ("ln": natural log of max(mel, log_floor); "db": 20 log10(max(10^(min_level_db/20), mel)) - ref_level_db)
+    -> normalisation ("none"; "symmetric" maps [min_level_db, 0] dB to [-max_abs_value, max_abs_value];
+    "asymmetric" maps it to [0, max_abs_value]; clipped when clip_normalized) -> layout.
+    """
+
+    name: str
+    sample_rate: int = 22050
+    n_fft: int = 1024
+    hop_length: int = 256
+    win_length: int = 1024
+    n_mels: int = 80
+    fmin: float = 0.0
+    fmax: float | None = 8000.0  # None means sample_rate / 2
+    power: float = 1.0  # 1: magnitude, 2: power spectrum
+    preemphasis: float = 0.0  # 0 disables; y[n] - preemphasis * y[n-1]
+    center: bool = True  # frames centred by padding n_fft // 2 on each side
+    pad_mode: Literal["reflect", "constant"] = "reflect"
+    stft: Literal["torch", "lws"] = "torch"  # which STFT framing the source used
+    mel_scale: Literal["slaney", "htk"] = "slaney"
+    mel_norm: Literal["slaney", "none"] = "slaney"
+    compression: Literal["ln", "db"] = "ln"
+    log_floor: float = 1e-5  # "ln" only
+    min_level_db: float = -100.0  # "db" only
+    ref_level_db: float = 20.0  # "db" only
+    normalization: Literal["none", "symmetric", "asymmetric"] = "none"
+    max_abs_value: float = 4.0
+    clip_normalized: bool = True
+    layout: Literal["bands_first", "frames_first"] = "bands_first"  # [n_mels, T] or [T, n_mels]
+    description: str = ""
+
+    @property
+    def frame_rate(self) -> float:
+        """Frames per second of audio."""
+        return self.sample_rate / self.hop_length
+
+    @property
+    def top_frequency(self) -> float:
+        """The upper band edge in Hz (fmax, or the Nyquist frequency when fmax is None)."""
+        return self.fmax if self.fmax is not None else self.sample_rate / 2
+
+
+NVIDIA = MelFormat(
+    name="nvidia",
+    description="NVIDIA Tacotron2/WaveGlow: 22050 Hz, n_fft 1024, hop 256, 80 Slaney bands 0-8000 Hz, ln(max(mel, 1e-5))",
+)
+
+PRESETS: tuple[MelFormat, ...] = (NVIDIA,)

@@ -1,0 +1,1 @@
+"""Hook implementations the core always loads (its own presets)."""

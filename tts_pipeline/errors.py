@@ -1,0 +1,34 @@
+"""The project's own exception types: errors a user can cause, each with a message saying what to do.
+
+The CLI prints ``str(error)`` on one line and exits with status 2; Python callers catch ``TTSError``.
+"""
+
+from __future__ import annotations
+
+
+class TTSError(Exception):
+    """Base class for every error a user can cause (bad input, bad file, bad config)."""
+
+
+class ConfigError(TTSError):
+    """A pipeline, model or training config is invalid (unknown key, wrong type, bad value)."""
+
+
+class CheckpointError(TTSError):
+    """A checkpoint is missing, unreadable, unsafe, of an unknown layout, or does not fit the model."""
+
+
+class MelError(TTSError):
+    """A mel spectrogram has the wrong shape, channel count, value range or contains NaN/Inf."""
+
+
+class TextError(TTSError):
+    """Input text is empty or contains nothing that can be spoken."""
+
+
+class AudioIOError(TTSError):
+    """An audio or mel file cannot be read, or an output path cannot be written."""
+
+
+class PluginError(TTSError):
+    """A plugin, model name, vocoder name or mel format name is unknown or broken."""

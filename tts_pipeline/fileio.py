@@ -1,0 +1,49 @@
+"""Safe file output: every output is written to a temporary file beside it, then renamed into place."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .errors import AudioIOError
+
+
+def check_readable(path: str | os.PathLike, what: str = "file") -> Path:
+    """Return ``path`` as a Path, or raise AudioIOError saying why it cannot be read."""
+    p = Path(path)
+    if not p.exists():
+        raise AudioIOError(f"{what} not found: {p} (check the path)")
+    if p.is_dir():
+        raise AudioIOError(f"{what} is a directory, not a file: {p}")
+    if not os.access(p, os.R_OK):
+        raise AudioIOError(f"cannot read {what} {p}: permission denied")
+    return p
+
+
+@contextmanager
+def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path in the target's folder; rename it to ``path`` only if the block succeeds.
+
+    A failed or interrupted write leaves no file at ``path`` (and an existing one untouched).
+    """
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise AudioIOError(f"cannot write {target}: folder {folder} does not exist (create it first)")
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part" + target.suffix, dir=folder)
+    except OSError as exc:
+        raise AudioIOError(f"cannot write {target}: {exc.strerror} (choose a writable path)") from None
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise AudioIOError(f"cannot write {target}: {exc.strerror or exc} (choose a writable path)") from None
+    finally:
+        if tmp.exists():
+            tmp.unlink()
