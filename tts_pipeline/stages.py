@@ -36,9 +36,7 @@ class Vocoder(ABC):
 
     @classmethod
     @abstractmethod
-    def load(
-        cls, checkpoint: Path | None, options: Any, device: torch.device, dtype: torch.dtype
-    ) -> Vocoder:
+    def load(cls, checkpoint: Path | None, options: Any, device: torch.device, dtype: torch.dtype) -> Vocoder:
         """Build the vocoder from a checkpoint file.
 
         Raises :class:`tts_pipeline.CheckpointError` for a missing, unsafe or unfitting file.
@@ -84,9 +82,7 @@ class AcousticModel(ABC):
         """Build the model from a checkpoint file (CheckpointError on a bad one)."""
 
     @abstractmethod
-    def synthesize(
-        self, texts: list[str], generator: torch.Generator | None = None
-    ) -> list[AcousticOutput]:
+    def synthesize(self, texts: list[str], generator: torch.Generator | None = None) -> list[AcousticOutput]:
         """Synthesise one mel per text (batched internally); raises TextError for unspeakable text."""
 
 

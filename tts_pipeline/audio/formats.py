@@ -60,7 +60,10 @@ class MelFormat:
 
 NVIDIA = MelFormat(
     name="nvidia",
-    description="NVIDIA Tacotron2/WaveGlow: 22050 Hz, n_fft 1024, hop 256, 80 Slaney bands 0-8000 Hz, ln(max(mel, 1e-5))",
+    description=(
+        "NVIDIA Tacotron2/WaveGlow: 22050 Hz, n_fft 1024, hop 256, "
+        "80 Slaney bands 0-8000 Hz, ln(max(mel, 1e-5))"
+    ),
 )
 
 PRESETS: tuple[MelFormat, ...] = (NVIDIA,)
