@@ -23,12 +23,27 @@ class NoOptions:
     """Options of a stage that takes none."""
 
 
-class Vocoder(ABC):
-    """Turns mel spectrograms in ``self.mel_format`` into audio at ``self.sample_rate``."""
+class _Stage(ABC):
+    """What every stage class has: a name, typed options, loading and checkpoint conversion."""
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
     Options: ClassVar[type] = NoOptions
+
+    @classmethod
+    def convert(cls, src: Path, dst: Path) -> str:
+        """Convert a checkpoint of any layout this stage reads into the project's safetensors format.
+
+        Returns a one-line description of the source layout. Raises CheckpointError when ``src`` is
+        not a checkpoint of this stage.
+        """
+        from .errors import PluginError
+
+        raise PluginError(f"{cls.name} cannot convert checkpoints")
+
+
+class Vocoder(_Stage):
+    """Turns mel spectrograms in ``self.mel_format`` into audio at ``self.sample_rate``."""
 
     mel_format: MelFormat
     sample_rate: int
@@ -64,21 +79,15 @@ class AcousticOutput:
     truncated: bool = False  # True when decoding stopped at the step limit, not on the stop token
 
 
-class AcousticModel(ABC):
+class AcousticModel(_Stage):
     """Turns text into mel spectrograms in ``self.mel_format``."""
-
-    name: ClassVar[str]
-    description: ClassVar[str] = ""
-    Options: ClassVar[type] = NoOptions
 
     mel_format: MelFormat
     options: Any
 
     @classmethod
     @abstractmethod
-    def load(
-        cls, checkpoint: Path | None, options: Any, device: torch.device, dtype: torch.dtype
-    ) -> AcousticModel:
+    def load(cls, checkpoint: Path | None, options: Any, device: torch.device, dtype: torch.dtype) -> AcousticModel:
         """Build the model from a checkpoint file (CheckpointError on a bad one)."""
 
     @abstractmethod

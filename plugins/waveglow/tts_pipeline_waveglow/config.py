@@ -1,0 +1,101 @@
+"""WaveGlow hyperparameters: a typed, validated, frozen config and the named presets."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tts_pipeline.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class WaveGlowConfig:
+    """Constructor arguments of :class:`~tts_pipeline_waveglow.model.WaveGlow` (NVIDIA's names and defaults)."""
+
+    n_mel_channels: int = 80
+    n_flows: int = 12
+    n_group: int = 8
+    n_early_every: int = 4
+    n_early_size: int = 2
+    n_layers: int = 8  # WN layers per flow
+    n_channels: int = 256  # WN channels
+    kernel_size: int = 3
+    upsample_kernel: int = 1024  # transposed-conv kernel of the mel upsampler
+    hop_length: int = 256  # transposed-conv stride: audio samples per mel frame
+    sample_rate: int = 22050
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            # bool is an int subclass, but `n_flows = true` in a config file is a mistake, not 1
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ConfigError(f"waveglow config: {field.name} must be a positive integer, got {value!r}")
+        if self.n_group % 2:
+            raise ConfigError(
+                f"waveglow config: n_group must be even (each flow splits channels in halves), got {self.n_group}"
+            )
+        if self.kernel_size % 2 == 0:
+            raise ConfigError(
+                f"waveglow config: kernel_size must be odd for 'same' padding, got {self.kernel_size}"
+            )
+        if self.hop_length % self.n_group:
+            raise ConfigError(
+                f"waveglow config: hop_length ({self.hop_length}) must be a multiple of "
+                f"n_group ({self.n_group})"
+            )
+        if self.upsample_kernel < self.hop_length:
+            raise ConfigError(
+                f"waveglow config: upsample_kernel ({self.upsample_kernel}) must be at least "
+                f"hop_length ({self.hop_length})"
+            )
+        for k, n_channels in enumerate(self.flow_channels()):
+            if n_channels < 2 or n_channels % 2:
+                raise ConfigError(
+                    f"waveglow config: n_early_size={self.n_early_size} leaves {n_channels} channels at "
+                    f"flow {k}, but every flow needs an even count of at least 2: use a smaller or even "
+                    "n_early_size, a larger n_early_every or a larger n_group"
+                )
+
+    def flow_channels(self) -> list[int]:
+        """Number of audio channels each flow k transforms (drops by n_early_size at each early output)."""
+        channels, remaining = [], self.n_group
+        for k in range(self.n_flows):
+            if self.is_early_flow(k):
+                remaining -= self.n_early_size
+            channels.append(remaining)
+        return channels
+
+    def is_early_flow(self, k: int) -> bool:
+        """True when early channels are emitted just before flow ``k``."""
+        return k > 0 and k % self.n_early_every == 0
+
+    def to_dict(self) -> dict[str, int]:
+        """Plain dict of every field (JSON-serialisable)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> WaveGlowConfig:
+        """Build from a mapping; missing keys take defaults, unknown keys raise ConfigError naming them."""
+        if not isinstance(d, Mapping):
+            raise ConfigError(f"waveglow config must be a table of settings, got {type(d).__name__}")
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(str(key) for key in d if key not in known)
+        if unknown:
+            raise ConfigError(
+                f"waveglow config: unknown key {unknown[0]!r}"
+                + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else "")
+                + f"; known keys are {', '.join(sorted(known))}"
+            )
+        return cls(**d)
+
+
+PRESETS: dict[str, WaveGlowConfig] = {
+    # NVIDIA's published "256 channels" models (universal and LJSpeech)
+    "published-256": WaveGlowConfig(),
+    # the configuration of the WaveGlow paper
+    "paper-512": WaveGlowConfig(n_channels=512),
+    # small enough to train for a while on a CPU
+    "small": WaveGlowConfig(n_flows=8, n_layers=4, n_channels=64, n_early_every=4),
+}

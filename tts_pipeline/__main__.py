@@ -1,0 +1,5 @@
+"""``python -m tts_pipeline`` runs the command line (also under torchrun)."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,147 @@
+"""Reading and writing audio and mel files. Every write is atomic (temp file, then rename).
+
+Audio in memory is float32 mono in [-1, 1]. Output by extension: ``.wav`` and ``.flac`` (16-bit PCM,
+clipped to [-1, 1] first so loud samples never wrap), ``.npy`` (float32 samples, no clipping or scaling).
+Mels in memory are [n_mels, T] (bands first); files may hold either layout.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from ..errors import AudioIOError, MelError
+from ..fileio import atomic_output, check_readable
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".npy")
+MEL_EXTENSIONS = (".npy", ".pt")
+Layout = Literal["auto", "bands_first", "frames_first"]
+
+
+def read_audio(path: str | Path, sample_rate: int | None = None) -> tuple[torch.Tensor, int]:
+    """Read an audio file as mono float32 [L]; resample to ``sample_rate`` when given.
+
+    Returns:
+        (audio [L], sample rate)
+    """
+    p = check_readable(path, "audio file")
+    try:
+        data, rate = sf.read(str(p), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+        raise AudioIOError(f"cannot read audio {p}: {exc} (use WAV, FLAC or another libsndfile format)") from None
+    if data.shape[0] == 0:
+        raise AudioIOError(f"audio file {p} holds no samples")
+    audio = torch.from_numpy(data.mean(axis=1))
+    if sample_rate is not None and rate != sample_rate:
+        audio = resample(audio, rate, sample_rate)
+        rate = sample_rate
+    return audio, rate
+
+
+def resample(audio: torch.Tensor, orig_rate: int, new_rate: int) -> torch.Tensor:
+    """Band-limited polyphase resampling of [L] float audio (scipy's resample_poly)."""
+    from scipy.signal import resample_poly
+
+    g = math.gcd(orig_rate, new_rate)
+    out = resample_poly(audio.numpy().astype(np.float64), new_rate // g, orig_rate // g)
+    return torch.from_numpy(out.astype(np.float32))
+
+
+def write_audio(path: str | Path, audio: torch.Tensor | np.ndarray, sample_rate: int) -> None:
+    """Write mono audio [L] by extension (.wav/.flac 16-bit clipped, .npy float32), atomically."""
+    p = Path(path)
+    ext = p.suffix.lower()
+    if ext not in AUDIO_EXTENSIONS:
+        raise AudioIOError(f"cannot write {p}: unknown audio extension {ext or '(none)'}; use .wav, .flac or .npy")
+    samples = audio.detach().float().cpu().numpy() if isinstance(audio, torch.Tensor) else np.asarray(audio)
+    samples = samples.astype(np.float32).reshape(-1)
+    with atomic_output(p) as tmp:
+        if ext == ".npy":
+            with open(tmp, "wb") as fh:
+                np.save(fh, samples)
+        else:
+            pcm = to_pcm16(samples)
+            sf.write(str(tmp), pcm, sample_rate, subtype="PCM_16", format=ext[1:].upper())
+
+
+def to_pcm16(samples: np.ndarray) -> np.ndarray:
+    """Float samples -> int16, clipped first (NVIDIA's scripts wrapped loud samples instead)."""
+    return np.round(np.clip(samples, -1.0, 1.0) * 32767.0).astype(np.int16)
+
+
+def read_mel(path: str | Path, n_mels: int = 80, layout: Layout = "auto") -> torch.Tensor:
+    """Read a mel from ``.npy`` or ``.pt`` (a tensor, as NVIDIA's tools save) as float32 [n_mels, T].
+
+    ``layout`` says how the file is stored; "auto" decides from which axis has ``n_mels`` entries
+    and refuses a square array. A leading batch axis of size 1 is dropped.
+    """
+    p = check_readable(path, "mel file")
+    ext = p.suffix.lower()
+    if ext == ".npy":
+        try:
+            array = np.load(p, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            raise MelError(f"cannot read mel {p}: not a valid .npy array ({exc})") from None
+        mel = torch.from_numpy(np.array(array, dtype=np.float32))
+    elif ext == ".pt":
+        from ..safeload import safe_torch_load
+
+        obj = safe_torch_load(p)
+        if not isinstance(obj, torch.Tensor):
+            raise MelError(f"{p} does not hold a tensor (it holds a {type(obj).__name__}); save the mel itself")
+        mel = obj.detach().float()
+    else:
+        raise MelError(f"cannot read mel {p}: unknown extension {ext or '(none)'}; use .npy or .pt")
+    return orient_mel(mel, n_mels, layout, str(p))
+
+
+def orient_mel(mel: torch.Tensor, n_mels: int, layout: Layout, where: str = "mel") -> torch.Tensor:
+    """Return ``mel`` as [n_mels, T] given how it is laid out (see :func:`read_mel`)."""
+    if mel.dim() == 3 and mel.shape[0] == 1:
+        mel = mel[0]
+    if mel.dim() != 2:
+        raise MelError(
+            f"{where} has shape {list(mel.shape)}; a mel must be 2-D: [{n_mels}, frames] or [frames, {n_mels}]"
+        )
+    rows, cols = mel.shape
+    if layout == "auto":
+        if rows == n_mels and cols == n_mels:
+            raise MelError(
+                f"{where} is {rows}x{cols}: cannot tell bands from frames; pass --layout bands_first or frames_first"
+            )
+        if rows == n_mels:
+            layout = "bands_first"
+        elif cols == n_mels:
+            layout = "frames_first"
+        else:
+            raise MelError(
+                f"{where} has shape {list(mel.shape)}: neither axis has {n_mels} mel bands "
+                "(is it a linear spectrogram, or a mel of another format? see --mel-format)"
+            )
+    mel = mel if layout == "bands_first" else mel.t()
+    if mel.shape[0] != n_mels:
+        raise MelError(f"{where} has {mel.shape[0]} bands in layout {layout}, expected {n_mels}")
+    return mel.contiguous()
+
+
+def write_mel(path: str | Path, mel: torch.Tensor, layout: Layout = "bands_first") -> None:
+    """Write a [n_mels, T] mel as float32 ``.npy`` or ``.pt``, in ``layout``, atomically."""
+    p = Path(path)
+    ext = p.suffix.lower()
+    if ext not in MEL_EXTENSIONS:
+        raise AudioIOError(f"cannot write {p}: unknown mel extension {ext or '(none)'}; use .npy or .pt")
+    data = mel.detach().float().cpu()
+    if layout == "frames_first":
+        data = data.t()
+    data = data.contiguous()
+    with atomic_output(p) as tmp:
+        if ext == ".npy":
+            with open(tmp, "wb") as fh:
+                np.save(fh, data.numpy())
+        else:
+            torch.save(data, tmp)

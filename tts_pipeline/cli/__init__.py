@@ -1,0 +1,56 @@
+"""The ``tts-pipeline`` command line. Errors a user can cause print one line and exit with status 2."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..errors import TTSError
+from .convert import convert
+from .info import formats, plugins
+from .mel import mel
+from .vocode import vocode
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="tts-pipeline")
+def cli() -> None:
+    """Text -> mel -> audio with pluggable acoustic models and vocoders (Tacotron2, WaveGlow)."""
+
+
+for command in (mel, vocode, convert, plugins, formats):
+    cli.add_command(command)
+
+
+def build_cli() -> click.Group:
+    """The top-level group with the commands plugins add through ``register_commands``."""
+    from ..plugins import get_plugin_manager
+
+    get_plugin_manager().hook.register_commands(cli=cli)
+    return cli
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the console script."""
+    try:
+        group = build_cli()
+        result = group.main(args=argv, prog_name="tts-pipeline", standalone_mode=False)
+    except TTSError as exc:
+        click.echo(f"error: {one_line(str(exc))}", err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    sys.exit(result if isinstance(result, int) else 0)
+
+
+def one_line(message: str) -> str:
+    """Collapse a message onto one line."""
+    return " ".join(message.split())

@@ -1,0 +1,42 @@
+"""Turning command-line inputs and the -o argument into (input, output) pairs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import AudioIOError
+
+
+def collect_inputs(paths: tuple[Path, ...], extensions: tuple[str, ...], what: str) -> list[Path]:
+    """Expand folders into their files with ``extensions`` (sorted); check every file exists."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in extensions)
+            if not files:
+                raise AudioIOError(f"folder {path} holds no {what} files ({', '.join(extensions)})")
+            found.extend(files)
+        elif path.exists():
+            found.append(path)
+        else:
+            raise AudioIOError(f"{what} file not found: {path} (check the path)")
+    if not found:
+        raise AudioIOError(f"no {what} files given")
+    return found
+
+
+def plan_outputs(inputs: list[Path], output: Path, extensions: tuple[str, ...], default_ext: str) -> list[Path]:
+    """One output path per input: ``output`` itself for a single input with a known extension,
+    else files named after the inputs inside the folder ``output`` (created if missing)."""
+    if len(inputs) == 1 and output.suffix.lower() in extensions and not output.is_dir():
+        return [output]
+    if output.suffix.lower() in extensions and not output.is_dir():
+        raise AudioIOError(f"{len(inputs)} inputs need an output folder, not the file {output}; pass -o FOLDER/")
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise AudioIOError(f"cannot create output folder {output}: {exc.strerror} (choose a writable path)") from None
+    names = [p.stem for p in inputs]
+    if len(set(names)) != len(names):
+        raise AudioIOError("two inputs have the same file name; they would overwrite each other in the output folder")
+    return [output / f"{name}{default_ext}" for name in names]

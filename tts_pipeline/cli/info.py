@@ -1,0 +1,38 @@
+"""``tts-pipeline plugins`` and ``tts-pipeline formats``: what is installed."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import click
+
+
+@click.command()
+def plugins() -> None:
+    """List installed plugins, the hooks each implements, and what they register."""
+    from ..plugins import get_registry, list_plugins
+
+    for info in list_plugins():
+        version = f" {info.version}" if info.version else ""
+        click.echo(f"{info.name}{version}: {', '.join(info.hooks) or '(no hooks)'}")
+    registry = get_registry()
+    click.echo("")
+    click.echo(f"vocoders: {', '.join(sorted(registry.vocoders)) or '(none)'}")
+    click.echo(f"acoustic models: {', '.join(sorted(registry.acoustic_models)) or '(none)'}")
+    click.echo(f"mel formats: {', '.join(sorted(registry.mel_formats)) or '(none)'}")
+    click.echo(f"mel processors: {', '.join(sorted(registry.mel_processors)) or '(none)'}")
+    click.echo(f"audio processors: {', '.join(sorted(registry.audio_processors)) or '(none)'}")
+
+
+@click.command()
+@click.option("--verbose", "-v", is_flag=True, help="Show every parameter of each format.")
+def formats(verbose: bool) -> None:
+    """List known mel formats and their parameters."""
+    from ..plugins import get_registry
+
+    for name, fmt in sorted(get_registry().mel_formats.items()):
+        click.echo(f"{name}: {fmt.description}")
+        if verbose:
+            for field in dataclasses.fields(fmt):
+                if field.name not in ("name", "description"):
+                    click.echo(f"    {field.name} = {getattr(fmt, field.name)!r}")

@@ -1,0 +1,86 @@
+"""Options shared by several commands, and turning them into a pipeline config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..config import PipelineConfig, StageConfig, load_config
+
+LAYOUTS = ["auto", "bands_first", "frames_first"]
+
+
+def runtime_options(func):
+    """--config, --device, --dtype, --seed."""
+    func = click.option("--seed", type=int, default=None, help="Random seed for reproducible noise.")(func)
+    func = click.option(
+        "--dtype", type=click.Choice(["fp32", "fp16", "bf16"]), default=None, help="Precision (fp16/bf16 need a GPU)."
+    )(func)
+    func = click.option("--device", default=None, help="auto (cuda when present), cpu, cuda or cuda:N.")(func)
+    func = click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Pipeline config file (TOML or JSON); flags override it.",
+    )(func)
+    return func
+
+
+def vocoder_options(func):
+    """--vocoder, --checkpoint, --sigma, --denoiser-strength, --denoiser-mode."""
+    func = click.option(
+        "--denoiser-mode", type=click.Choice(["zeros", "normal"]), default=None, help="Bias estimate input."
+    )(func)
+    func = click.option(
+        "--denoiser-strength", type=float, default=None, help="Model-bias removal strength (0 disables; 0.01 usual)."
+    )(func)
+    func = click.option("--sigma", type=float, default=None, help="Noise scale for WaveGlow (default 0.666).")(func)
+    func = click.option(
+        "--checkpoint",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Vocoder checkpoint (any supported layout).",
+    )(func)
+    func = click.option("--vocoder", default=None, help="Vocoder name (see `tts-pipeline plugins`).")(func)
+    return func
+
+
+def build_config(
+    config_path: Path | None,
+    *,
+    device: str | None = None,
+    dtype: str | None = None,
+    seed: int | None = None,
+    vocoder: str | None = None,
+    checkpoint: Path | None = None,
+    vocoder_overrides: dict[str, Any] | None = None,
+    acoustic: str | None = None,
+    acoustic_checkpoint: Path | None = None,
+    acoustic_overrides: dict[str, Any] | None = None,
+) -> PipelineConfig:
+    """Read the config file (if any) and apply command-line overrides on top."""
+    config = load_config(config_path)
+    if vocoder is not None and vocoder != config.vocoder.name:
+        config.vocoder = StageConfig(name=vocoder)
+    if checkpoint is not None:
+        config.vocoder.checkpoint = checkpoint
+    config.vocoder.options.update({k: v for k, v in (vocoder_overrides or {}).items() if v is not None})
+    if acoustic is not None and (config.acoustic is None or acoustic != config.acoustic.name):
+        config.acoustic = StageConfig(name=acoustic)
+    if acoustic_checkpoint is not None:
+        if config.acoustic is None:
+            config.acoustic = StageConfig(name="tacotron2")
+        config.acoustic.checkpoint = acoustic_checkpoint
+    if config.acoustic is not None:
+        config.acoustic.options.update({k: v for k, v in (acoustic_overrides or {}).items() if v is not None})
+    if device is not None:
+        config.runtime.device = device
+    if dtype is not None:
+        config.runtime.dtype = dtype
+    if seed is not None:
+        config.runtime.seed = seed
+    config.runtime.__post_init__()
+    return config

@@ -1,0 +1,202 @@
+"""Typed pipeline configuration: TOML/JSON files or dicts, validated with errors that name the bad key.
+
+```toml
+[acoustic]
+name = "tacotron2"
+checkpoint = "tacotron2_statedict.pt"
+
+[vocoder]
+name = "waveglow"
+checkpoint = "waveglow_256channels_universal_v5.pt"
+sigma = 0.666
+denoiser_strength = 0.01
+
+[runtime]
+device = "auto"   # cuda when present
+dtype = "fp32"    # fp16 / bf16 on a GPU
+seed = 0
+```
+Keys of a stage table other than ``name`` and ``checkpoint`` are that stage's options; they are checked
+against the stage's ``Options`` dataclass when the stage is built (see :func:`parse_options`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+DTYPES = ("fp32", "fp16", "bf16")
+
+
+@dataclass
+class StageConfig:
+    """One stage of the pipeline: the registered name, its checkpoint and its raw options."""
+
+    name: str
+    checkpoint: Path | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RuntimeConfig:
+    """Where and how to run: device ("auto", "cpu", "cuda", "cuda:N"), dtype and random seed."""
+
+    device: str = "auto"
+    dtype: str = "fp32"
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.device, str) or not (
+            self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")
+        ):
+            raise ConfigError(f"runtime.device must be auto, cpu, cuda or cuda:N, not {self.device!r}")
+        if self.dtype not in DTYPES:
+            raise ConfigError(f"runtime.dtype must be one of {', '.join(DTYPES)}, not {self.dtype!r}")
+        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
+            raise ConfigError(f"runtime.seed must be an integer, not {self.seed!r}")
+
+
+@dataclass
+class PipelineConfig:
+    """A whole pipeline: optional acoustic model, vocoder, runtime settings."""
+
+    vocoder: StageConfig = field(default_factory=lambda: StageConfig(name="waveglow"))
+    acoustic: StageConfig | None = None
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+
+
+def load_config(source: str | Path | Mapping[str, Any] | PipelineConfig | None) -> PipelineConfig:
+    """Read a pipeline config from a TOML/JSON file, a dict, or pass a PipelineConfig through.
+
+    Relative checkpoint paths in a file are resolved against the file's folder.
+    """
+    if source is None:
+        return PipelineConfig()
+    if isinstance(source, PipelineConfig):
+        return source
+    if isinstance(source, Mapping):
+        return config_from_mapping(source, base_dir=Path.cwd())
+    path = Path(source)
+    return config_from_mapping(read_config_file(path), base_dir=path.parent)
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Parse a .toml or .json file into a dict (ConfigError on any problem)."""
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config {path}: {exc}") from None
+    try:
+        data = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+        kind = "JSON" if path.suffix.lower() == ".json" else "TOML"
+        raise ConfigError(f"config {path} is not valid {kind}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config {path} must hold a table/object at the top level")
+    return data
+
+
+def config_from_mapping(data: Mapping[str, Any], base_dir: Path) -> PipelineConfig:
+    """Validate a config dict: unknown sections or keys are errors naming them."""
+    unknown = set(data) - {"acoustic", "vocoder", "runtime"}
+    if unknown:
+        raise ConfigError(f"unknown config section {sorted(unknown)[0]!r}; expected acoustic, vocoder and runtime")
+    acoustic = _stage(data["acoustic"], "acoustic", base_dir) if data.get("acoustic") else None
+    vocoder = _stage(data.get("vocoder", {"name": "waveglow"}), "vocoder", base_dir)
+    runtime_data = data.get("runtime", {})
+    if not isinstance(runtime_data, Mapping):
+        raise ConfigError("config section 'runtime' must be a table")
+    runtime = parse_options(RuntimeConfig, runtime_data, "runtime")
+    return PipelineConfig(vocoder=vocoder, acoustic=acoustic, runtime=runtime)
+
+
+def _stage(data: Any, section: str, base_dir: Path) -> StageConfig:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"config section {section!r} must be a table with at least a 'name'")
+    options = dict(data)
+    name = options.pop("name", "waveglow" if section == "vocoder" else None)
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"config section {section!r} needs a 'name' (e.g. name = \"tacotron2\")")
+    checkpoint = options.pop("checkpoint", None)
+    if checkpoint is not None:
+        if not isinstance(checkpoint, str | Path):
+            raise ConfigError(f"{section}.checkpoint must be a path string")
+        checkpoint = Path(checkpoint).expanduser()
+        if not checkpoint.is_absolute():
+            checkpoint = base_dir / checkpoint
+    return StageConfig(name=name, checkpoint=checkpoint, options=options)
+
+
+def parse_options(cls: type, data: Mapping[str, Any], where: str) -> Any:
+    """Build dataclass ``cls`` from ``data``: unknown keys and wrongly typed values are ConfigErrors."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in fields:
+            raise ConfigError(f"unknown option {where}.{key}; known options: {', '.join(fields) or 'none'}")
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for key, value in data.items():
+        values[key] = _coerce(value, hints[key], f"{where}.{key}")
+    try:
+        return cls(**values)
+    except TypeError as exc:
+        raise ConfigError(f"bad options for {where}: {exc}") from None
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    """Check ``value`` against a simple type hint (int, float, str, bool, Literal, Optional, Path)."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, where)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0] if errors else f"{where} has a bad value {value!r}")
+    if origin is typing.Literal:
+        if value not in args:
+            raise ConfigError(f"{where} must be one of {', '.join(map(str, args))}, not {value!r}")
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false, not {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where} must be an integer, not {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where} must be a number, not {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where} must be a string, not {value!r}")
+        return value
+    if hint is Path:
+        if not isinstance(value, str | Path):
+            raise ConfigError(f"{where} must be a path string, not {value!r}")
+        return Path(value)
+    return value

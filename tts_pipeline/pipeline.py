@@ -1,0 +1,153 @@
+"""The pipeline: text -> acoustic model -> mel -> [mel matching] -> vocoder -> audio -> [processors].
+
+Stages are looked up by name in the plugin registry; the pipeline compares the mel format a stage
+produces with the one the vocoder expects and inserts the conversion itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .audio.formats import MelFormat
+from .audio.io import write_audio
+from .config import PipelineConfig, load_config, parse_options
+from .errors import MelError
+from .plugins import Registry, get_registry
+from .runtime import make_generator, resolve_device, resolve_dtype
+from .stages import AcousticModel, AudioProcessor, MelProcessor, StageContext, Vocoder
+
+
+@dataclass
+class Audio:
+    """Synthesised mono audio: float32 samples [L] on the CPU and their sample rate."""
+
+    samples: torch.Tensor
+    sample_rate: int
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return self.samples.numel() / self.sample_rate
+
+    def save(self, path: str | Path) -> None:
+        """Write to .wav/.flac (16-bit, clipped) or .npy (float32), atomically."""
+        write_audio(path, self.samples, self.sample_rate)
+
+
+def same_mel_definition(a: MelFormat, b: MelFormat) -> bool:
+    """True when two formats give the same numbers (names, descriptions and file layout aside)."""
+    ignore = {"name", "description", "layout"}
+    return all(getattr(a, f.name) == getattr(b, f.name) for f in dataclasses.fields(MelFormat) if f.name not in ignore)
+
+
+def match_mel(mel: torch.Tensor, src: MelFormat, dst: MelFormat) -> torch.Tensor:
+    """Convert a bands-first mel [.., n_mels, T] from ``src`` to ``dst`` (no-op when they agree)."""
+    if same_mel_definition(src, dst):
+        return mel
+    from .audio.convert import convert_mel
+
+    return convert_mel(mel, src, dst)
+
+
+class Pipeline:
+    """A configured text-to-speech / vocoding pipeline.
+
+    Build it with :meth:`from_config`; use :meth:`vocode` for mel -> audio and :meth:`synthesize`
+    for text -> audio (needs an acoustic model in the config).
+    """
+
+    def __init__(self, config: PipelineConfig, registry: Registry | None = None) -> None:
+        self.config = config
+        self.registry = registry or get_registry()
+        self.device = resolve_device(config.runtime.device)
+        self.dtype = resolve_dtype(config.runtime.dtype, self.device)
+        self.generator = make_generator(self.device, config.runtime.seed)
+        self.vocoder: Vocoder = self._load_stage(self.registry.vocoder(config.vocoder.name), config.vocoder, "vocoder")
+        self.acoustic: AcousticModel | None = None
+        if config.acoustic is not None:
+            cls = self.registry.acoustic_model(config.acoustic.name)
+            self.acoustic = self._load_stage(cls, config.acoustic, "acoustic")
+        context = StageContext(vocoder=self.vocoder, acoustic=self.acoustic, device=self.device)
+        self.mel_processors: list[tuple[str, MelProcessor]] = _build(self.registry.mel_processors, context)
+        self.audio_processors: list[tuple[str, AudioProcessor]] = _build(self.registry.audio_processors, context)
+
+    @classmethod
+    def from_config(cls, source: str | Path | Mapping[str, Any] | PipelineConfig | None = None) -> Pipeline:
+        """Build a pipeline from a TOML/JSON file path, a dict with the same shape, or a PipelineConfig."""
+        return cls(load_config(source))
+
+    def _load_stage(self, cls: type, stage, section: str):
+        options = parse_options(cls.Options, stage.options, f"{section} ({stage.name})")
+        return cls.load(stage.checkpoint, options, self.device, self.dtype)
+
+    @property
+    def sample_rate(self) -> int:
+        """Sample rate of the audio this pipeline produces."""
+        return self.vocoder.sample_rate
+
+    def resolve_format(self, mel_format: MelFormat | str | None) -> MelFormat:
+        """A MelFormat from a registered name, or the vocoder's own format when None."""
+        if mel_format is None:
+            return self.vocoder.mel_format
+        if isinstance(mel_format, MelFormat):
+            return mel_format
+        return self.registry.mel_format(mel_format)
+
+    def vocode(
+        self,
+        mel: torch.Tensor | np.ndarray,
+        mel_format: MelFormat | str | None = None,
+        *,
+        seed: int | None = None,
+        force_format: bool = False,
+    ) -> Audio:
+        """Turn one mel into audio.
+
+        Args:
+            mel: [n_mels, T] (bands first, as in memory everywhere in this project).
+            mel_format: the format the mel is in (name or MelFormat); default: the vocoder's own.
+            seed: reseed the noise for this call (default: continue the pipeline's generator).
+            force_format: skip the value-range check that the mel fits ``mel_format``.
+
+        Returns:
+            Audio with samples [n_frames_in_vocoder_format * hop_length].
+        """
+        src = self.resolve_format(mel_format)
+        mel_t = torch.as_tensor(np.asarray(mel) if not isinstance(mel, torch.Tensor) else mel).float()
+        if mel_t.dim() != 2:
+            raise MelError(f"vocode takes one mel [n_mels, T], got shape {list(mel_t.shape)}")
+        check_mel(mel_t, src, force=force_format)
+        mel_t = match_mel(mel_t, src, self.vocoder.mel_format)
+        for _, process in self.mel_processors:
+            mel_t = process(mel_t[None])[0]
+        generator = self.generator if seed is None else make_generator(self.device, seed)
+        audio = self.vocoder.vocode(mel_t[None], generator=generator)
+        for _, process in self.audio_processors:
+            audio = process(audio)
+        return Audio(samples=audio[0].float().cpu(), sample_rate=self.vocoder.sample_rate)
+
+
+def check_mel(mel: torch.Tensor, fmt: MelFormat, force: bool = False) -> None:
+    """Refuse mels that cannot be vocoded in ``fmt`` (see :mod:`tts_pipeline.audio.guards`)."""
+    from .audio.guards import check_mel as guard
+
+    guard(mel, fmt, force=force)
+
+
+def _build(factories: Mapping[str, Any], context: StageContext) -> list[tuple[str, Any]]:
+    built = []
+    for name, factory in factories.items():
+        processor = factory(context)
+        if processor is not None:
+            built.append((name, processor))
+    return built
+
+
+__all__ = ["Audio", "Pipeline", "match_mel", "same_mel_definition"]
