@@ -1,0 +1,242 @@
+"""Reading Tacotron2 checkpoints in every known layout, inferring the config from tensor shapes, and
+writing the project's own format. Never runs code from a file (see :mod:`tts_pipeline.safeload`).
+
+Layouts (``LoadedTacotron2.layout``):
+    "nvidia-checkpoint"  ``{'state_dict', 'optimizer', 'learning_rate', 'iteration'}`` (NVIDIA train.py)
+    "nvidia-state-dict"  ``{'state_dict', ...}`` without an optimizer (the published tacotron2_statedict.pt)
+    "state-dict"         a bare state dict
+    "safetensors"        the project's own file (model type "tacotron2" plus its JSON config)
+A "+module-prefix" suffix says the keys carried DataParallel's ``module.`` prefix, which is removed.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from tts_pipeline.errors import CheckpointError, ConfigError
+from tts_pipeline.fileio import check_readable
+from tts_pipeline.safeload import safe_torch_load
+from tts_pipeline.weights import is_safetensors, load_model_file, save_model_file
+
+from .config import Tacotron2Config
+from .model import Tacotron2
+
+MODEL_TYPE = "tacotron2"
+WAVEGLOW_KEY_PREFIXES = ("WN.", "upsample.", "convinv.")
+PICKLE_SCAN_BYTES = 4 << 20  # class names of a legacy-format pickle sit before its tensor data
+
+
+@dataclass
+class LoadedTacotron2:
+    """A checkpoint's contents mapped to this project's layout."""
+
+    config: Tacotron2Config
+    state_dict: dict[str, torch.Tensor]
+    layout: str
+    iteration: int | None = None
+    learning_rate: float | None = None
+    optimizer_state: dict[str, Any] | None = None
+    path: str = ""
+
+
+def load_tacotron2_checkpoint(path: str | Path) -> LoadedTacotron2:
+    """Read a Tacotron2 checkpoint of any known layout (see the module docstring).
+
+    Raises:
+        CheckpointError: missing, unreadable, unsafe or corrupt file; another model's checkpoint (WaveGlow
+            is recognised and named); keys or shapes that are not a Tacotron2's.
+    """
+    p = check_readable(path, "checkpoint")
+    if is_safetensors(p):
+        return _load_safetensors(p)
+    try:
+        obj = safe_torch_load(p)
+    except CheckpointError:
+        if _pickle_mentions_waveglow(p):
+            raise _waveglow_error(p) from None
+        raise
+
+    if not isinstance(obj, dict):
+        raise CheckpointError(
+            f"{p} holds a {type(obj).__name__}, not a Tacotron2 state dict or training checkpoint; "
+            "pass NVIDIA's tacotron2_statedict.pt, a training checkpoint, or a converted .safetensors file"
+        )
+    extras: dict[str, Any] = {}
+    if isinstance(obj.get("state_dict"), dict):
+        state = obj["state_dict"]
+        layout = "nvidia-checkpoint" if obj.get("optimizer") is not None else "nvidia-state-dict"
+        extras = obj
+    elif isinstance(obj.get("model"), dict):
+        # WaveGlow's training script uses 'model'; Tacotron2's never does.
+        state, layout = obj["model"], "model-dict"
+    else:
+        state, layout = obj, "state-dict"
+
+    state, had_prefix = _strip_module_prefix(state)
+    if had_prefix:
+        layout += "+module-prefix"
+    if any(isinstance(k, str) and k.startswith(WAVEGLOW_KEY_PREFIXES) for k in state):
+        raise _waveglow_error(p)
+    if layout == "model-dict":
+        raise CheckpointError(
+            f"{p} stores its weights under 'model', not 'state_dict', and they are not a Tacotron2's; "
+            "pass a Tacotron2 checkpoint"
+        )
+    bad = [k for k, v in state.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
+    if bad:
+        raise CheckpointError(
+            f"{p} is not a Tacotron2 state dict: entry {bad[0]!r} is not a named tensor; "
+            "pass a Tacotron2 checkpoint"
+        )
+    return LoadedTacotron2(
+        config=infer_config(state, p),
+        state_dict=state,
+        layout=layout,
+        iteration=_as_int(extras.get("iteration")),
+        learning_rate=_as_float(extras.get("learning_rate")),
+        optimizer_state=extras.get("optimizer") if isinstance(extras.get("optimizer"), dict) else None,
+        path=str(p),
+    )
+
+
+def infer_config(state: dict[str, torch.Tensor], path: str | Path = "checkpoint") -> Tacotron2Config:
+    """Sizes from tensor shapes; decoding settings (gate_threshold, max_decoder_steps, dropout) default."""
+
+    def shape(key: str) -> tuple[int, ...]:
+        if key not in state:
+            raise CheckpointError(
+                f"{path} is not a Tacotron2 checkpoint: it has no {key!r} "
+                f"(first keys: {', '.join(list(state)[:3]) or 'none'}); pass a Tacotron2 checkpoint"
+            )
+        return tuple(state[key].shape)
+
+    def count(prefix: str) -> int:
+        pattern = re.compile(re.escape(prefix) + r"(\d+)\.0\.conv\.weight$")
+        return len({m.group(1) for k in state if (m := pattern.match(k))})
+
+    n_symbols, symbols_embedding_dim = shape("embedding.weight")
+    encoder_embedding_dim, _, encoder_kernel_size = shape("encoder.convolutions.0.0.conv.weight")
+    prenet_dim, _ = shape("decoder.prenet.layers.0.linear_layer.weight")
+    n_mel_channels, _ = shape("decoder.linear_projection.linear_layer.weight")
+    attention_dim, attention_rnn_dim = shape("decoder.attention_layer.query_layer.linear_layer.weight")
+    n_filters, _, location_kernel = shape("decoder.attention_layer.location_layer.location_conv.conv.weight")
+    _, decoder_rnn_dim = shape("decoder.decoder_rnn.weight_hh")
+    postnet_embedding_dim, _, postnet_kernel_size = shape("postnet.convolutions.0.0.conv.weight")
+    try:
+        return Tacotron2Config(
+            n_symbols=n_symbols,
+            symbols_embedding_dim=symbols_embedding_dim,
+            encoder_n_convolutions=count("encoder.convolutions."),
+            encoder_kernel_size=encoder_kernel_size,
+            encoder_embedding_dim=encoder_embedding_dim,
+            n_mel_channels=n_mel_channels,
+            attention_rnn_dim=attention_rnn_dim,
+            attention_dim=attention_dim,
+            attention_location_n_filters=n_filters,
+            attention_location_kernel_size=location_kernel,
+            decoder_rnn_dim=decoder_rnn_dim,
+            prenet_dim=prenet_dim,
+            postnet_embedding_dim=postnet_embedding_dim,
+            postnet_kernel_size=postnet_kernel_size,
+            postnet_n_convolutions=count("postnet.convolutions."),
+        )
+    except ConfigError as exc:
+        raise CheckpointError(f"{path}: its tensor shapes give an invalid Tacotron2 config ({exc})") from None
+
+
+def build_tacotron2(loaded: LoadedTacotron2) -> Tacotron2:
+    """A :class:`Tacotron2` in eval mode with the loaded weights (strict: every key and shape must match)."""
+    model = Tacotron2(loaded.config)
+    expected = model.state_dict()
+    state = dict(loaded.state_dict)
+    # Checkpoints from PyTorch < 0.4.1 lack the batch-norm step counters; they do not affect inference.
+    for key, value in expected.items():
+        if key.endswith("num_batches_tracked") and key not in state:
+            state[key] = torch.zeros_like(value)
+    problems = _mismatches(expected, state)
+    if problems:
+        raise CheckpointError(
+            f"checkpoint {loaded.path or '(in memory)'} does not fit a Tacotron2 of its config: "
+            f"{'; '.join(problems)}; check that it is a complete Tacotron2 checkpoint"
+        )
+    model.load_state_dict(state, strict=True)
+    return model.eval()
+
+
+def save_tacotron2(path: str | Path, model: Tacotron2) -> None:
+    """Write ``model`` in the project's own format (safetensors + JSON config, model type "tacotron2")."""
+    save_model_file(path, MODEL_TYPE, model.config.to_dict(), model.state_dict())
+
+
+def _load_safetensors(p: Path) -> LoadedTacotron2:
+    model_type, config, state = load_model_file(p)
+    if model_type != MODEL_TYPE:
+        if model_type == "waveglow":
+            raise _waveglow_error(p)
+        raise CheckpointError(
+            f"{p} is a {model_type!r} model file, not tacotron2; pass it to the {model_type!r} stage instead"
+        )
+    try:
+        cfg = Tacotron2Config.from_dict(config)
+    except ConfigError as exc:
+        raise CheckpointError(f"{p}: the config in its metadata is invalid ({exc})") from None
+    return LoadedTacotron2(config=cfg, state_dict=state, layout="safetensors", path=str(p))
+
+
+def _strip_module_prefix(state: dict[Any, Any]) -> tuple[dict[Any, Any], bool]:
+    keys = list(state)
+    if keys and all(isinstance(k, str) and k.startswith("module.") for k in keys):
+        return {k[len("module.") :]: v for k, v in state.items()}, True
+    return state, False
+
+
+def _pickle_mentions_waveglow(p: Path) -> bool:
+    """Look for WaveGlow's class name in the raw pickle bytes (read only, nothing is unpickled)."""
+    try:
+        if zipfile.is_zipfile(p):
+            with zipfile.ZipFile(p) as archive:
+                names = [n for n in archive.namelist() if n.endswith("data.pkl")]
+                return any(b"WaveGlow" in archive.read(n) for n in names)
+        with open(p, "rb") as fh:
+            return b"WaveGlow" in fh.read(PICKLE_SCAN_BYTES)
+    except (OSError, zipfile.BadZipFile, RuntimeError):
+        return False
+
+
+def _waveglow_error(p: Path) -> CheckpointError:
+    return CheckpointError(
+        f"{p} looks like a WaveGlow checkpoint, not Tacotron2; give it to the vocoder and pass a "
+        "Tacotron2 checkpoint (e.g. tacotron2_statedict.pt) to the acoustic model"
+    )
+
+
+def _mismatches(expected: dict[str, torch.Tensor], state: dict[str, torch.Tensor]) -> list[str]:
+    problems = []
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    wrong = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
+    for label, keys in (("missing", missing), ("unexpected", unexpected)):
+        if keys:
+            more = f" and {len(keys) - 2} more" if len(keys) > 2 else ""
+            problems.append(f"{label} {', '.join(keys[:2])}{more}")
+    for k in wrong[:2]:
+        problems.append(f"{k} has shape {tuple(state[k].shape)}, the model needs {tuple(expected[k].shape)}")
+    return problems
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _as_float(value: Any) -> float | None:
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None

@@ -1,0 +1,100 @@
+"""WaveGlow as a tts-pipeline vocoder: loads any supported checkpoint, runs inference on CPU or GPU."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import torch
+
+from tts_pipeline.audio.formats import NVIDIA, MelFormat
+from tts_pipeline.errors import CheckpointError, ConfigError
+from tts_pipeline.stages import Vocoder
+
+from .checkpoint import build_waveglow, load_waveglow_checkpoint, save_waveglow
+from .config import WaveGlowConfig
+from .model import WaveGlow
+
+NO_CHECKPOINT = (
+    "no WaveGlow checkpoint given: download NVIDIA's published waveglow_256channels_universal_v5.pt "
+    "(github.com/NVIDIA/waveglow) and pass --checkpoint FILE or set checkpoint under [vocoder] in the config"
+)
+
+
+@dataclass
+class WaveGlowOptions:
+    """Inference options of the WaveGlow vocoder ([vocoder] table of a pipeline config)."""
+
+    sigma: float = 0.666  # noise scale; 0.6 (NVIDIA README) to 1.0; 0 gives the deterministic mean
+    denoiser_strength: float = 0.01  # model-bias removal after vocoding; 0 disables
+    denoiser_mode: Literal["zeros", "normal"] = "zeros"
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.sigma) or self.sigma < 0:
+            raise ConfigError(f"vocoder.sigma must be a number >= 0 (0.6 to 1.0 is usual), not {self.sigma}")
+        if not math.isfinite(self.denoiser_strength) or self.denoiser_strength < 0:
+            raise ConfigError(
+                f"vocoder.denoiser_strength must be >= 0 (0 disables, 0.01 usual), not {self.denoiser_strength}"
+            )
+
+
+def mel_format_for(config: WaveGlowConfig) -> MelFormat:
+    """The mel format a WaveGlow of this config expects: NVIDIA's, with its rate, hop and band count."""
+    if (config.n_mel_channels, config.hop_length, config.sample_rate) == (
+        NVIDIA.n_mels,
+        NVIDIA.hop_length,
+        NVIDIA.sample_rate,
+    ):
+        return NVIDIA
+    return dataclasses.replace(
+        NVIDIA,
+        name=f"nvidia-{config.n_mel_channels}x{config.hop_length}@{config.sample_rate}",
+        n_mels=config.n_mel_channels,
+        hop_length=config.hop_length,
+        sample_rate=config.sample_rate,
+        description=f"NVIDIA-style mel with {config.n_mel_channels} bands, hop {config.hop_length}",
+    )
+
+
+class WaveGlowVocoder(Vocoder):
+    """WaveGlow flow-based vocoder (Prenger, Valle, Catanzaro 2018)."""
+
+    name = "waveglow"
+    description = "WaveGlow flow vocoder (NVIDIA checkpoints of every generation, or tts-pipeline safetensors)"
+    Options = WaveGlowOptions
+
+    def __init__(self, model: WaveGlow, options: WaveGlowOptions, device: torch.device, dtype: torch.dtype) -> None:
+        self.model = model
+        self.options = options
+        self.device = device
+        self.dtype = dtype
+        self.mel_format = mel_format_for(model.config)
+        self.sample_rate = model.config.sample_rate
+
+    @classmethod
+    def load(
+        cls, checkpoint: Path | None, options: WaveGlowOptions, device: torch.device, dtype: torch.dtype
+    ) -> WaveGlowVocoder:
+        """Load any supported checkpoint layout, fold weight norm, move to ``device``/``dtype``."""
+        if checkpoint is None:
+            raise CheckpointError(NO_CHECKPOINT)
+        model = build_waveglow(load_waveglow_checkpoint(checkpoint))
+        model.prepare_for_inference()
+        model.to(device=device, dtype=dtype).eval()
+        return cls(model, options, device, dtype)
+
+    @classmethod
+    def convert(cls, src: Path, dst: Path) -> str:
+        """Re-save any supported WaveGlow checkpoint as safetensors + JSON config."""
+        loaded = load_waveglow_checkpoint(src)
+        save_waveglow(dst, build_waveglow(loaded))
+        return loaded.layout
+
+    def vocode(self, mel: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """mel [B, n_mels, T] (NVIDIA format) -> audio [B, T * hop_length] float32 on the CPU."""
+        mel = mel.to(device=self.device, dtype=self.dtype)
+        audio = self.model.infer(mel, sigma=self.options.sigma, generator=generator)
+        return audio.float().cpu()

@@ -1,0 +1,261 @@
+"""The command line end to end, and every user error giving one line, exit code 2 and no output file."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from tts_pipeline.cli import main
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    """Run the CLI in-process; return (exit code, stdout, stderr)."""
+    import contextlib
+    import io
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(list(args))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        else:
+            code = 0
+    return code, out.getvalue(), err.getvalue()
+
+
+def assert_user_error(code: int, err: str, needle: str) -> None:
+    assert code == 2, err
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert len(lines) == 1, err  # one line, no traceback
+    assert lines[0].startswith("error: ") and needle in lines[0], lines[0]
+    assert "Traceback" not in err
+
+
+def test_mel_then_vocode(tmp_path, speech_clip, tiny_waveglow_file):
+    code, _, err = run("mel", str(speech_clip), "-o", str(tmp_path / "speech.npy"))
+    assert code == 0, err
+    mel = np.load(tmp_path / "speech.npy")
+    n = sf.info(speech_clip).frames
+    assert mel.shape == (80, 1 + n // 256) and mel.dtype == np.float32
+    code, _, err = run(
+        "vocode",
+        str(tmp_path / "speech.npy"),
+        "--checkpoint",
+        str(tiny_waveglow_file),
+        "--seed",
+        "1",
+        "-o",
+        str(tmp_path / "speech.wav"),
+    )
+    assert code == 0, err
+    info = sf.info(tmp_path / "speech.wav")
+    assert info.samplerate == 22050 and info.subtype == "PCM_16" and info.frames == mel.shape[1] * 256
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["speech.npy", "speech.wav"]  # no temp files left
+
+
+def test_vocode_is_reproducible_with_a_seed_and_writes_npy(tmp_path, tiny_waveglow_file):
+    mel = np.random.default_rng(0).uniform(-8, 0, (80, 20)).astype(np.float32)
+    np.save(tmp_path / "m.npy", mel)
+    ckpt = str(tiny_waveglow_file)
+    for name in ("a.npy", "b.npy"):
+        assert (
+            run("vocode", str(tmp_path / "m.npy"), "--checkpoint", ckpt, "--seed", "7", "-o", str(tmp_path / name))[0]
+            == 0
+        )
+    a, b = np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy")
+    assert a.dtype == np.float32 and a.shape == (20 * 256,)
+    assert np.array_equal(a, b)
+    run("vocode", str(tmp_path / "m.npy"), "--checkpoint", ckpt, "--seed", "8", "-o", str(tmp_path / "c.npy"))
+    assert not np.array_equal(a, np.load(tmp_path / "c.npy"))
+
+
+def test_vocode_several_inputs_and_layouts(tmp_path, tiny_waveglow_file):
+    mels = tmp_path / "mels"
+    mels.mkdir()
+    mel = np.random.default_rng(1).uniform(-8, 0, (80, 12)).astype(np.float32)
+    np.save(mels / "one.npy", mel)
+    np.save(mels / "two.npy", mel.T)  # frames first: detected
+    torch.save(torch.from_numpy(mel), mels / "three.pt")
+    code, _, err = run(
+        "vocode",
+        str(mels),
+        "--checkpoint",
+        str(tiny_waveglow_file),
+        "--seed",
+        "0",
+        "--sigma",
+        "0",
+        "--denoiser-strength",
+        "0",
+        "-o",
+        str(tmp_path / "out"),
+        "--ext",
+        "flac",
+    )
+    assert code == 0, err
+    outs = {p.name: sf.read(p)[0] for p in (tmp_path / "out").iterdir()}
+    assert sorted(outs) == ["one.flac", "three.flac", "two.flac"]
+    assert np.array_equal(outs["one.flac"], outs["two.flac"]) and np.array_equal(outs["one.flac"], outs["three.flac"])
+
+
+def test_convert_and_plugins(tmp_path, tiny_waveglow_file):
+    code, _, err = run("convert", str(tiny_waveglow_file), "-o", str(tmp_path / "copy.safetensors"))
+    assert code == 0, err
+    assert "waveglow" in err
+    code, out, _ = run("plugins")
+    assert code == 0 and "waveglow" in out and "register_vocoders" in out
+
+
+def test_denoiser_changes_the_audio(tmp_path, tiny_waveglow_file):
+    mel = np.random.default_rng(2).uniform(-8, 0, (80, 16)).astype(np.float32)
+    np.save(tmp_path / "m.npy", mel)
+    ckpt = str(tiny_waveglow_file)
+    run(
+        "vocode",
+        str(tmp_path / "m.npy"),
+        "--checkpoint",
+        ckpt,
+        "--seed",
+        "1",
+        "--denoiser-strength",
+        "0",
+        "-o",
+        str(tmp_path / "plain.npy"),
+    )
+    run(
+        "vocode",
+        str(tmp_path / "m.npy"),
+        "--checkpoint",
+        ckpt,
+        "--seed",
+        "1",
+        "--denoiser-strength",
+        "0.5",
+        "-o",
+        str(tmp_path / "denoised.npy"),
+    )
+    plain, denoised = np.load(tmp_path / "plain.npy"), np.load(tmp_path / "denoised.npy")
+    assert plain.shape == denoised.shape and not np.allclose(plain, denoised)
+
+
+# --- user errors: one line, exit 2, no output left behind ---------------------------------------
+
+
+@pytest.fixture
+def good_mel(tmp_path) -> Path:
+    path = tmp_path / "good.npy"
+    np.save(path, np.random.default_rng(0).uniform(-8, 0, (80, 10)).astype(np.float32))
+    return path
+
+
+def _bad_mel(tmp_path, array) -> Path:
+    path = tmp_path / "bad.npy"
+    np.save(path, array)
+    return path
+
+
+@pytest.mark.parametrize(
+    "make, needle",
+    [
+        (lambda t: _bad_mel(t, np.zeros((81, 10), np.float32)), "neither axis has 80"),
+        (lambda t: _bad_mel(t, np.zeros((80, 0), np.float32)), "frames"),
+        (lambda t: _bad_mel(t, np.full((80, 10), np.nan, np.float32)), "NaN"),
+        (lambda t: _bad_mel(t, np.full((80, 10), np.inf, np.float32)), "Inf"),
+        (lambda t: t / "missing.npy", "not found"),
+    ],
+)
+def test_bad_mels(tmp_path, tiny_waveglow_file, make, needle):
+    src = make(tmp_path)
+    out = tmp_path / "out.wav"
+    code, _, err = run("vocode", str(src), "--checkpoint", str(tiny_waveglow_file), "-o", str(out))
+    assert_user_error(code, err, needle)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "content, needle",
+    [
+        (None, "not found"),
+        (b"", "empty"),
+        (b"hello, I am not a checkpoint", "cannot read"),
+    ],
+)
+def test_bad_checkpoints(tmp_path, good_mel, content, needle):
+    ckpt = tmp_path / "ckpt.pt"
+    if content is not None:
+        ckpt.write_bytes(content)
+    out = tmp_path / "out.wav"
+    code, _, err = run("vocode", str(good_mel), "--checkpoint", str(ckpt), "-o", str(out))
+    assert_user_error(code, err, needle)
+    assert not out.exists()
+
+
+def test_truncated_checkpoint(tmp_path, good_mel, tiny_waveglow_file):
+    data = tiny_waveglow_file.read_bytes()
+    ckpt = tmp_path / "half.safetensors"
+    ckpt.write_bytes(data[: len(data) // 2])
+    code, _, err = run("vocode", str(good_mel), "--checkpoint", str(ckpt), "-o", str(tmp_path / "o.wav"))
+    assert_user_error(code, err, "truncated")
+
+
+def test_checkpoint_that_does_not_fit(tmp_path, good_mel):
+    torch.save({"state_dict": {"WN.0.start.weight": torch.zeros(3, 3)}}, tmp_path / "odd.pt")
+    code, _, err = run("vocode", str(good_mel), "--checkpoint", str(tmp_path / "odd.pt"), "-o", str(tmp_path / "o.wav"))
+    assert_user_error(code, err, "odd.pt")
+
+
+def test_other_user_errors(tmp_path, good_mel, tiny_waveglow_file):
+    ckpt = str(tiny_waveglow_file)
+    assert_user_error(
+        *run("vocode", str(good_mel), "--vocoder", "nope", "-o", str(tmp_path / "o.wav"))[::2], "unknown vocoder 'nope'"
+    )
+    assert_user_error(
+        *run("vocode", str(good_mel), "--checkpoint", ckpt, "-o", str(tmp_path / "o.mp4"))[::2],
+        "unknown audio extension",
+    )
+    assert_user_error(
+        *run("vocode", str(good_mel), "--checkpoint", ckpt, "-o", str(tmp_path / "no" / "dir" / "o.wav"))[::2],
+        "does not exist",
+    )
+    assert_user_error(
+        *run("vocode", str(good_mel), "--checkpoint", ckpt, "--sigma", "-1", "-o", str(tmp_path / "o.wav"))[::2],
+        "sigma",
+    )
+    assert_user_error(
+        *run(
+            "vocode",
+            str(good_mel),
+            "--checkpoint",
+            ckpt,
+            "--dtype",
+            "fp16",
+            "--device",
+            "cpu",
+            "-o",
+            str(tmp_path / "o.wav"),
+        )[::2],
+        "fp16 needs a CUDA GPU",
+    )
+    cfg = tmp_path / "p.toml"
+    cfg.write_text('[vocoder]\nname = "waveglow"\nsigmaa = 0.5\n')
+    assert_user_error(
+        *run("vocode", str(good_mel), "--config", str(cfg), "--checkpoint", ckpt, "-o", str(tmp_path / "o.wav"))[::2],
+        "sigmaa",
+    )
+    assert_user_error(*run("vocode", str(good_mel), "-o", str(tmp_path / "o.wav"))[::2], "no WaveGlow checkpoint")
+    assert not (tmp_path / "o.wav").exists()
+
+
+def test_console_script_exit_code_and_no_traceback(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "tts_pipeline", "vocode", str(tmp_path / "x.npy"), "-o", str(tmp_path / "y.wav")],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "Traceback" not in proc.stderr

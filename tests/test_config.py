@@ -1,0 +1,102 @@
+"""Pipeline config: files, dicts, validation errors naming the key."""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import pytest
+
+from tts_pipeline.config import load_config, parse_options
+from tts_pipeline.errors import ConfigError
+
+TOML = """
+[acoustic]
+name = "tacotron2"
+checkpoint = "t2.pt"
+
+[vocoder]
+name = "waveglow"
+checkpoint = "wg.pt"
+sigma = 0.7
+
+[runtime]
+device = "cpu"
+seed = 3
+"""
+
+
+def test_toml_file_resolves_paths_against_its_folder(tmp_path):
+    path = tmp_path / "pipeline.toml"
+    path.write_text(TOML)
+    config = load_config(path)
+    assert config.acoustic.name == "tacotron2"
+    assert config.acoustic.checkpoint == tmp_path / "t2.pt"
+    assert config.vocoder.checkpoint == tmp_path / "wg.pt"
+    assert config.vocoder.options == {"sigma": 0.7}
+    assert config.runtime.device == "cpu" and config.runtime.seed == 3
+
+
+def test_json_and_dict_give_the_same_config(tmp_path):
+    data = {"vocoder": {"name": "waveglow", "checkpoint": "/abs/wg.pt", "sigma": 0.6}, "runtime": {"dtype": "fp32"}}
+    path = tmp_path / "p.json"
+    import json
+
+    path.write_text(json.dumps(data))
+    assert load_config(path) == load_config(data)
+    assert load_config(data).vocoder.checkpoint == Path("/abs/wg.pt")
+
+
+def test_empty_config_defaults_to_waveglow():
+    config = load_config({})
+    assert config.vocoder.name == "waveglow" and config.acoustic is None
+    assert config.runtime.device == "auto"
+
+
+@pytest.mark.parametrize(
+    "data, needle",
+    [
+        ({"vocodr": {}}, "'vocodr'"),
+        ({"runtime": {"devise": "cpu"}}, "runtime.devise"),
+        ({"runtime": {"device": "tpu"}}, "runtime.device"),
+        ({"runtime": {"dtype": "fp8"}}, "runtime.dtype"),
+        ({"runtime": {"seed": "x"}}, "runtime.seed"),
+        ({"acoustic": {"checkpoint": "a.pt"}}, "'name'"),
+        ({"vocoder": "waveglow"}, "'vocoder'"),
+        ({"vocoder": {"name": "waveglow", "checkpoint": 3}}, "vocoder.checkpoint"),
+    ],
+)
+def test_bad_config_names_the_key(data, needle):
+    with pytest.raises(ConfigError, match=needle.replace(".", r"\.")):
+        load_config(data)
+
+
+def test_bad_files(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[vocoder\nname=")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(bad)
+
+
+@dataclass
+class _Options:
+    sigma: float = 0.5
+    mode: Literal["a", "b"] = "a"
+    steps: int | None = None
+    flag: bool = False
+
+
+def test_parse_options_checks_types():
+    opts = parse_options(_Options, {"sigma": 1, "mode": "b", "steps": 4, "flag": True}, "vocoder")
+    assert opts == _Options(sigma=1.0, mode="b", steps=4, flag=True)
+    assert isinstance(opts.sigma, float)
+    for bad, needle in [
+        ({"sigma": "x"}, "vocoder.sigma"),
+        ({"mode": "c"}, "vocoder.mode"),
+        ({"steps": 1.5}, "vocoder.steps"),
+        ({"flag": 1}, "vocoder.flag"),
+        ({"colour": 1}, "unknown option vocoder.colour"),
+    ]:
+        with pytest.raises(ConfigError, match=needle):
+            parse_options(_Options, bad, "vocoder")

@@ -1,0 +1,120 @@
+"""Audio and mel file I/O: formats, layouts, atomic writes, clear errors."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from tts_pipeline.audio.io import read_audio, read_mel, to_pcm16, write_audio, write_mel
+from tts_pipeline.errors import AudioIOError, CheckpointError, MelError
+from tts_pipeline.fileio import atomic_output
+
+DATA = Path(__file__).parent / "data" / "joe-lj" / "wavs"
+
+
+def test_read_real_speech_and_resample():
+    audio, rate = read_audio(DATA / "LJ037-0003.flac")
+    assert rate == 22050 and audio.dtype == torch.float32 and audio.dim() == 1
+    assert 0.05 < audio.abs().max() <= 1.0
+    down, rate16 = read_audio(DATA / "LJ037-0003.flac", 16000)
+    assert rate16 == 16000
+    assert abs(down.numel() - round(audio.numel() * 16000 / 22050)) <= 1
+    # resampling keeps the signal's energy (band-limited speech)
+    assert abs(down.pow(2).mean().item() / audio.pow(2).mean().item() - 1) < 0.1
+
+
+def test_write_audio_formats(tmp_path):
+    samples = torch.linspace(-1.5, 1.5, 1000)
+    write_audio(tmp_path / "a.wav", samples, 22050)
+    write_audio(tmp_path / "a.flac", samples, 22050)
+    write_audio(tmp_path / "a.npy", samples, 22050)
+    wav, rate = sf.read(tmp_path / "a.wav", dtype="int16")
+    assert rate == 22050 and wav.min() == -32767 and wav.max() == 32767  # clipped, not wrapped
+    assert sf.info(tmp_path / "a.flac").subtype == "PCM_16"
+    raw = np.load(tmp_path / "a.npy")
+    assert raw.dtype == np.float32 and raw.max() == pytest.approx(1.5)  # no clipping or scaling
+    assert to_pcm16(np.array([2.0, -2.0, 0.5])).tolist() == [32767, -32767, 16384]
+
+
+def test_write_audio_errors_leave_nothing(tmp_path):
+    with pytest.raises(AudioIOError, match="unknown audio extension"):
+        write_audio(tmp_path / "a.mp4", torch.zeros(10), 22050)
+    with pytest.raises(AudioIOError, match="does not exist"):
+        write_audio(tmp_path / "missing" / "a.wav", torch.zeros(10), 22050)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores folder permissions")
+def test_unwritable_folder(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        with pytest.raises(AudioIOError, match="cannot write"):
+            write_audio(locked / "a.wav", torch.zeros(10), 22050)
+    finally:
+        locked.chmod(0o700)
+
+
+def test_atomic_output_keeps_old_file_on_failure(tmp_path):
+    target = tmp_path / "out.wav"
+    target.write_bytes(b"old")
+    with pytest.raises(RuntimeError), atomic_output(target) as tmp:
+        tmp.write_bytes(b"partial")
+        raise RuntimeError("interrupted")
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.wav"]
+
+
+def test_unreadable_audio(tmp_path):
+    with pytest.raises(AudioIOError, match="not found"):
+        read_audio(tmp_path / "nope.wav")
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF....not really")
+    with pytest.raises(AudioIOError, match="cannot read audio"):
+        read_audio(bad)
+
+
+@pytest.mark.parametrize("ext", [".npy", ".pt"])
+@pytest.mark.parametrize("layout", ["bands_first", "frames_first"])
+def test_mel_round_trip(tmp_path, ext, layout):
+    mel = torch.randn(80, 37)
+    path = tmp_path / f"m{ext}"
+    write_mel(path, mel, layout)
+    assert torch.equal(read_mel(path), mel)  # auto layout
+    assert torch.equal(read_mel(path, layout=layout), mel)
+
+
+def test_mel_layout_errors(tmp_path):
+    np.save(tmp_path / "square.npy", np.zeros((80, 80), np.float32))
+    with pytest.raises(MelError, match="--layout"):
+        read_mel(tmp_path / "square.npy")
+    assert read_mel(tmp_path / "square.npy", layout="frames_first").shape == (80, 80)
+    np.save(tmp_path / "linear.npy", np.zeros((1025, 40), np.float32))
+    with pytest.raises(MelError, match="neither axis has 80"):
+        read_mel(tmp_path / "linear.npy")
+    np.save(tmp_path / "cube.npy", np.zeros((2, 80, 40), np.float32))
+    with pytest.raises(MelError, match="2-D"):
+        read_mel(tmp_path / "cube.npy")
+    np.save(tmp_path / "batch1.npy", np.zeros((1, 80, 40), np.float32))
+    assert read_mel(tmp_path / "batch1.npy").shape == (80, 40)
+
+
+def test_mel_file_errors(tmp_path):
+    (tmp_path / "t.npy").write_text("not numpy")
+    with pytest.raises(MelError, match="not a valid .npy"):
+        read_mel(tmp_path / "t.npy")
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(MelError, match="not a valid .npy"):
+        read_mel(tmp_path / "obj.npy")  # object arrays would need pickle: refused
+    torch.save({"mel": torch.zeros(80, 3)}, tmp_path / "d.pt")
+    with pytest.raises(MelError, match="does not hold a tensor"):
+        read_mel(tmp_path / "d.pt")
+    (tmp_path / "e.pt").write_bytes(b"")
+    with pytest.raises(CheckpointError, match="empty"):
+        read_mel(tmp_path / "e.pt")
+    with pytest.raises(MelError, match="unknown extension"):
+        read_mel(Path(__file__))
