@@ -7,7 +7,7 @@ produces with the one the vocoder expects and inserts the conversion itself.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ import torch
 from .audio.formats import MelFormat
 from .audio.io import write_audio
 from .config import PipelineConfig, load_config, parse_options
-from .errors import MelError
+from .errors import ConfigError, MelError, TextError
 from .plugins import Registry, get_registry
 from .runtime import make_generator, resolve_device, resolve_dtype
 from .stages import AcousticModel, AudioProcessor, MelProcessor, StageContext, Vocoder
@@ -133,6 +133,62 @@ class Pipeline:
             audio = process(audio)
         return Audio(samples=audio[0].float().cpu(), sample_rate=self.vocoder.sample_rate)
 
+    def synthesize_stream(self, text: str, *, sentences_per_batch: int | None = None) -> Iterator[SynthesisPiece]:
+        """Speak ``text`` sentence by sentence, yielding each sentence's audio as soon as it is ready.
+
+        Long input is split by the acoustic model and decoded ``sentences_per_batch`` at a time, so
+        memory stays bounded whatever the length. Raises TextError before any work when some
+        sentence cannot be spoken.
+        """
+        if self.acoustic is None:
+            raise ConfigError(
+                "speaking text needs an acoustic model: add an [acoustic] section to the config "
+                "or pass --acoustic-checkpoint FILE"
+            )
+        if not text or not text.strip():
+            raise TextError("the text is empty: give some words to speak")
+        pieces = [p for p in self.acoustic.split(text) if p.strip()]
+        if not pieces:
+            raise TextError("the text contains nothing to speak")
+        self.acoustic.validate(pieces)
+        if sentences_per_batch is None:
+            sentences_per_batch = getattr(self.acoustic.options, "batch_size", 8)
+        for start in range(0, len(pieces), sentences_per_batch):
+            chunk = pieces[start : start + sentences_per_batch]
+            for piece, out in zip(chunk, self.acoustic.synthesize(chunk, self.generator), strict=True):
+                mel = match_mel(out.mel.float(), self.acoustic.mel_format, self.vocoder.mel_format)
+                for _, process in self.mel_processors:
+                    mel = process(mel[None])[0]
+                audio = self.vocoder.vocode(mel[None], generator=self.generator)
+                for _, process in self.audio_processors:
+                    audio = process(audio)
+                yield SynthesisPiece(piece, audio[0].float().cpu(), out.mel, out.alignment, out.truncated)
+
+    def synthesize(self, text: str, *, pause: float = 0.25) -> Audio:
+        """Speak ``text``; sentences are joined with ``pause`` seconds of silence.
+
+        Returns:
+            Audio with samples [L] at the vocoder's sample rate.
+        """
+        gap = torch.zeros(int(round(pause * self.sample_rate)))
+        parts: list[torch.Tensor] = []
+        for piece in self.synthesize_stream(text):
+            if parts:
+                parts.append(gap)
+            parts.append(piece.audio)
+        return Audio(samples=torch.cat(parts), sample_rate=self.sample_rate)
+
+
+@dataclass
+class SynthesisPiece:
+    """One synthesised sentence: its audio and what the acoustic model produced for it."""
+
+    text: str
+    audio: torch.Tensor  # [L] float32, CPU
+    mel: torch.Tensor  # [n_mels, T] in the acoustic model's format
+    alignment: torch.Tensor | None  # [T, n_tokens]
+    truncated: bool
+
 
 def check_mel(mel: torch.Tensor, fmt: MelFormat, force: bool = False) -> None:
     """Refuse mels that cannot be vocoded in ``fmt`` (see :mod:`tts_pipeline.audio.guards`)."""
@@ -150,4 +206,4 @@ def _build(factories: Mapping[str, Any], context: StageContext) -> list[tuple[st
     return built
 
 
-__all__ = ["Audio", "Pipeline", "match_mel", "same_mel_definition"]
+__all__ = ["Audio", "Pipeline", "SynthesisPiece", "match_mel", "same_mel_definition"]

@@ -90,6 +90,13 @@ class AcousticModel(_Stage):
     def load(cls, checkpoint: Path | None, options: Any, device: torch.device, dtype: torch.dtype) -> AcousticModel:
         """Build the model from a checkpoint file (CheckpointError on a bad one)."""
 
+    def split(self, text: str) -> list[str]:
+        """Split long input into pieces (sentences) this model synthesises well; default: no split."""
+        return [text]
+
+    def validate(self, texts: list[str]) -> None:
+        """Raise TextError now for any text that cannot be spoken (before long work starts)."""
+
     @abstractmethod
     def synthesize(self, texts: list[str], generator: torch.Generator | None = None) -> list[AcousticOutput]:
         """Synthesise one mel per text (batched internally); raises TextError for unspeakable text."""

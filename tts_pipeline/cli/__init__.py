@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import click
@@ -10,6 +11,7 @@ from ..errors import TTSError
 from .convert import convert
 from .info import formats, plugins
 from .mel import mel
+from .say import say
 from .vocode import vocode
 
 
@@ -19,7 +21,7 @@ def cli() -> None:
     """Text -> mel -> audio with pluggable acoustic models and vocoders (Tacotron2, WaveGlow)."""
 
 
-for command in (mel, vocode, convert, plugins, formats):
+for command in (say, vocode, mel, convert, plugins, formats):
     cli.add_command(command)
 
 
@@ -33,6 +35,7 @@ def build_cli() -> click.Group:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script."""
+    setup_logging()
     try:
         group = build_cli()
         result = group.main(args=argv, prog_name="tts-pipeline", standalone_mode=False)
@@ -49,6 +52,18 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("interrupted", err=True)
         sys.exit(130)
     sys.exit(result if isinstance(result, int) else 0)
+
+
+def setup_logging() -> None:
+    """Warnings from the library (e.g. a sentence cut at the decoder limit) go to stderr, one line each."""
+    logger = logging.getLogger("tts_pipeline")
+    if not any(getattr(h, "_tts_pipeline_cli", False) for h in logger.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        handler._tts_pipeline_cli = True
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
 
 
 def one_line(message: str) -> str:

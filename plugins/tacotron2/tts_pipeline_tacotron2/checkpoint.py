@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from tts_pipeline.errors import CheckpointError, ConfigError
+from tts_pipeline.errors import AudioIOError, CheckpointError, ConfigError
 from tts_pipeline.fileio import check_readable
 from tts_pipeline.safeload import safe_torch_load
 from tts_pipeline.weights import is_safetensors, load_model_file, save_model_file
@@ -52,7 +52,10 @@ def load_tacotron2_checkpoint(path: str | Path) -> LoadedTacotron2:
         CheckpointError: missing, unreadable, unsafe or corrupt file; another model's checkpoint (WaveGlow
             is recognised and named); keys or shapes that are not a Tacotron2's.
     """
-    p = check_readable(path, "checkpoint")
+    try:
+        p = check_readable(path, "checkpoint")
+    except AudioIOError as exc:
+        raise CheckpointError(str(exc)) from None
     if is_safetensors(p):
         return _load_safetensors(p)
     try:

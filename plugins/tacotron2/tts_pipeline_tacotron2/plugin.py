@@ -1,1 +1,10 @@
-"""Hook implementations of the tacotron2 plugin."""
+"""Hook implementations of the Tacotron2 plugin."""
+
+from tts_pipeline import hookimpl
+
+from .acoustic import Tacotron2Acoustic
+
+
+@hookimpl
+def register_acoustic_models(register):
+    register(Tacotron2Acoustic)

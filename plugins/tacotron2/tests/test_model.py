@@ -1,0 +1,253 @@
+"""Tests of the Tacotron2 model: published layout, teacher-forced masking, and inference semantics."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tts_pipeline.errors import ConfigError
+from tts_pipeline_tacotron2.config import PRESETS, Tacotron2Config
+from tts_pipeline_tacotron2.model import GATE_PADDING_LOGIT, Tacotron2
+
+# FORMATS.md section 3, written out by hand (not generated from the model).
+PUBLISHED_SHAPES: dict[str, tuple[int, ...]] = {"embedding.weight": (148, 512)}
+for _i in range(3):
+    _p = f"encoder.convolutions.{_i}."
+    PUBLISHED_SHAPES[_p + "0.conv.weight"] = (512, 512, 5)
+    PUBLISHED_SHAPES[_p + "0.conv.bias"] = (512,)
+    for _name in ("weight", "bias", "running_mean", "running_var"):
+        PUBLISHED_SHAPES[_p + "1." + _name] = (512,)
+    PUBLISHED_SHAPES[_p + "1.num_batches_tracked"] = ()
+for _suffix in ("", "_reverse"):
+    PUBLISHED_SHAPES[f"encoder.lstm.weight_ih_l0{_suffix}"] = (1024, 512)
+    PUBLISHED_SHAPES[f"encoder.lstm.weight_hh_l0{_suffix}"] = (1024, 256)
+    PUBLISHED_SHAPES[f"encoder.lstm.bias_ih_l0{_suffix}"] = (1024,)
+    PUBLISHED_SHAPES[f"encoder.lstm.bias_hh_l0{_suffix}"] = (1024,)
+PUBLISHED_SHAPES.update(
+    {
+        "decoder.prenet.layers.0.linear_layer.weight": (256, 80),
+        "decoder.prenet.layers.1.linear_layer.weight": (256, 256),
+        "decoder.attention_rnn.weight_ih": (4096, 768),
+        "decoder.attention_rnn.weight_hh": (4096, 1024),
+        "decoder.attention_rnn.bias_ih": (4096,),
+        "decoder.attention_rnn.bias_hh": (4096,),
+        "decoder.attention_layer.query_layer.linear_layer.weight": (128, 1024),
+        "decoder.attention_layer.memory_layer.linear_layer.weight": (128, 512),
+        "decoder.attention_layer.v.linear_layer.weight": (1, 128),
+        "decoder.attention_layer.location_layer.location_conv.conv.weight": (32, 2, 31),
+        "decoder.attention_layer.location_layer.location_dense.linear_layer.weight": (128, 32),
+        "decoder.decoder_rnn.weight_ih": (4096, 1536),
+        "decoder.decoder_rnn.weight_hh": (4096, 1024),
+        "decoder.decoder_rnn.bias_ih": (4096,),
+        "decoder.decoder_rnn.bias_hh": (4096,),
+        "decoder.linear_projection.linear_layer.weight": (80, 1536),
+        "decoder.linear_projection.linear_layer.bias": (80,),
+        "decoder.gate_layer.linear_layer.weight": (1, 1536),
+        "decoder.gate_layer.linear_layer.bias": (1,),
+    }
+)
+for _i, (_out, _in) in enumerate([(512, 80), (512, 512), (512, 512), (512, 512), (80, 512)]):
+    _p = f"postnet.convolutions.{_i}."
+    PUBLISHED_SHAPES[_p + "0.conv.weight"] = (_out, _in, 5)
+    PUBLISHED_SHAPES[_p + "0.conv.bias"] = (_out,)
+    for _name in ("weight", "bias", "running_mean", "running_var"):
+        PUBLISHED_SHAPES[_p + "1." + _name] = (_out,)
+    PUBLISHED_SHAPES[_p + "1.num_batches_tracked"] = ()
+
+TEXTS = [[3, 4, 5, 6, 7, 8, 9], [10, 11, 12], [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]]
+
+
+def pad_texts(texts: list[list[int]], pad: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    n = max(len(t) for t in texts)
+    text = torch.tensor([t + [pad] * (n - len(t)) for t in texts])
+    return text, torch.tensor([len(t) for t in texts])
+
+
+def gens(*seeds: int) -> list[torch.Generator]:
+    return [torch.Generator().manual_seed(s) for s in seeds]
+
+
+def set_gate(model: Tacotron2, bias: float, weight_scale: float = 1.0) -> Tacotron2:
+    with torch.no_grad():
+        model.decoder.gate_layer.linear_layer.weight.mul_(weight_scale)
+        model.decoder.gate_layer.linear_layer.bias.fill_(bias)
+    return model
+
+
+def test_published_keys_and_shapes_match_formats_exactly():
+    with torch.device("meta"):
+        model = Tacotron2(PRESETS["published"])
+    shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    assert shapes == PUBLISHED_SHAPES
+    # No parameter or buffer outside the state dict (e.g. a non-persistent buffer).
+    names = {n for n, _ in model.named_parameters()} | {n for n, _ in model.named_buffers()}
+    assert names == set(PUBLISHED_SHAPES)
+    n_params = sum(p.numel() for p in model.parameters())
+    assert round(n_params / 1e6, 1) == 28.2
+
+
+def test_forward_shapes_and_padding_values(make_tacotron2):
+    model = make_tacotron2()
+    text, text_lengths = pad_texts(TEXTS[:2])
+    mels = torch.randn(2, 8, 12)
+    mel_lengths = torch.tensor([12, 9])
+    out = model(text, text_lengths, mels, mel_lengths)
+    assert out.mel.shape == out.mel_postnet.shape == (2, 8, 12)
+    assert out.gate.shape == (2, 12)
+    assert out.alignments.shape == (2, 12, 7)
+    assert torch.all(out.mel[1, :, 9:] == 0) and torch.all(out.mel_postnet[1, :, 9:] == 0)
+    assert torch.all(out.gate[1, 9:] == GATE_PADDING_LOGIT) and torch.all(out.gate[:, :9] < 100)
+    # Attention never looks past a text; each step's weights sum to one.
+    assert torch.all(out.alignments[1, :9, 3:] == 0)
+    torch.testing.assert_close(out.alignments[0].sum(-1), torch.ones(12))
+    assert out.mel_postnet[0].abs().sum() > 0
+
+
+def test_forward_ignores_padding_of_text_and_mels(make_tacotron2):
+    model = make_tacotron2()
+    text, text_lengths = pad_texts(TEXTS)
+    mels = torch.randn(3, 8, 10)
+    mel_lengths = torch.tensor([10, 6, 8])
+    ref = model(text, text_lengths, mels, mel_lengths)
+
+    text2 = text.clone()
+    mels2 = mels.clone()
+    for b in range(3):
+        text2[b, text_lengths[b] :] = 17
+        mels2[b, :, mel_lengths[b] :] = 5.0
+    out = model(text2, text_lengths, mels2, mel_lengths)
+    for field in ("mel", "mel_postnet", "gate", "alignments"):
+        torch.testing.assert_close(getattr(out, field), getattr(ref, field), rtol=0, atol=1e-6)
+    # And a sanity check that the comparison can fail: a real frame does change the output.
+    mels2[1, :, 2] += 1.0
+    assert not torch.allclose(model(text2, text_lengths, mels2, mel_lengths).mel_postnet, ref.mel_postnet)
+
+
+def test_forward_training_mode_backpropagates(make_tacotron2):
+    model = make_tacotron2().train()
+    text, text_lengths = pad_texts(TEXTS[:2])
+    out = model(text, text_lengths, torch.randn(2, 8, 6), torch.tensor([6, 4]))
+    (out.mel_postnet.pow(2).mean() + out.gate.sigmoid().mean()).backward()
+    assert model.embedding.weight.grad is not None
+    assert model.decoder.gate_layer.linear_layer.weight.grad.abs().sum() > 0
+
+
+def test_infer_stops_at_first_step_on_a_large_gate(make_tacotron2):
+    model = set_gate(make_tacotron2(), bias=50.0)
+    text, text_lengths = pad_texts(TEXTS)
+    out = model.infer(text, text_lengths, generators=gens(1, 2, 3))
+    assert out.mel_lengths.tolist() == [1, 1, 1]
+    assert out.truncated.tolist() == [False] * 3
+    assert out.mel_postnet.shape == (3, 8, 1)
+    assert out.alignments.shape == (3, 1, 13)
+
+
+def test_infer_runs_to_max_steps_and_reports_truncation(make_tacotron2):
+    model = set_gate(make_tacotron2(), bias=-50.0)
+    text, text_lengths = pad_texts(TEXTS[:2])
+    out = model.infer(text, text_lengths, generators=gens(1, 2), max_decoder_steps=7)
+    assert out.mel_lengths.tolist() == [7, 7]
+    assert out.truncated.tolist() == [True, True]
+    assert out.mel_postnet.shape == (2, 8, 7)
+    # The config's limit applies when none is given.
+    assert model.infer(text[:1], text_lengths[:1], prenet_dropout=False).mel_lengths.tolist() == [40]
+
+
+def test_infer_gate_threshold_override(make_tacotron2):
+    model = set_gate(make_tacotron2(), bias=2.0)  # sigmoid ~ 0.88 at every step
+    text, text_lengths = pad_texts(TEXTS[:1])
+    assert model.infer(text, text_lengths, prenet_dropout=False).mel_lengths.item() == 1
+    out = model.infer(text, text_lengths, prenet_dropout=False, gate_threshold=0.99, max_decoder_steps=5)
+    assert out.mel_lengths.item() == 5 and out.truncated.item()
+
+
+def test_batched_infer_equals_each_utterance_alone(make_tacotron2):
+    # Gate weights scaled so the three utterances stop at different steps (checked below).
+    model = set_gate(make_tacotron2(seed=3), bias=-3.66, weight_scale=30.0)
+    seeds = (100, 101, 102)
+    text, text_lengths = pad_texts(TEXTS, pad=5)
+    batch = model.infer(text, text_lengths, generators=gens(*seeds))
+    lengths = batch.mel_lengths.tolist()
+    assert len(set(lengths)) == 3 and min(lengths) > 1, f"test setup: want distinct lengths, got {lengths}"
+    assert batch.mel_postnet.shape[2] == max(lengths)
+    for b, (t, seed) in enumerate(zip(TEXTS, seeds, strict=True)):
+        alone = model.infer(torch.tensor([t]), torch.tensor([len(t)]), generators=gens(seed))
+        n = alone.mel_lengths.item()
+        assert n == lengths[b]
+        assert alone.truncated.item() == batch.truncated[b].item()
+        torch.testing.assert_close(batch.mel_postnet[b, :, :n], alone.mel_postnet[0], rtol=0, atol=1e-4)
+        torch.testing.assert_close(
+            batch.alignments[b, :n, : len(t)], alone.alignments[0], rtol=0, atol=1e-4
+        )
+        assert torch.all(batch.mel_postnet[b, :, n:] == 0)
+        assert torch.all(batch.alignments[b, :, len(t) :] == 0)
+
+
+def test_infer_same_seed_reproduces_and_different_seed_differs(make_tacotron2):
+    model = set_gate(make_tacotron2(), bias=-50.0)
+    text, text_lengths = pad_texts(TEXTS[:2])
+    a = model.infer(text, text_lengths, generators=gens(7, 8), max_decoder_steps=10)
+    b = model.infer(text, text_lengths, generators=gens(7, 8), max_decoder_steps=10)
+    c = model.infer(text, text_lengths, generators=gens(7, 9), max_decoder_steps=10)
+    assert torch.equal(a.mel_postnet, b.mel_postnet)
+    assert torch.equal(a.mel_postnet[0], c.mel_postnet[0])
+    assert not torch.allclose(a.mel_postnet[1], c.mel_postnet[1])
+
+
+def test_infer_without_prenet_dropout_is_deterministic(make_tacotron2):
+    model = set_gate(make_tacotron2(), bias=-50.0)
+    text, text_lengths = pad_texts(TEXTS)
+    torch.manual_seed(1)
+    a = model.infer(text, text_lengths, prenet_dropout=False, max_decoder_steps=10)
+    torch.manual_seed(2)
+    b = model.infer(text, text_lengths, prenet_dropout=False, max_decoder_steps=10)
+    assert torch.equal(a.mel_postnet, b.mel_postnet)
+    # With dropout and no generators, the global random state drives it.
+    torch.manual_seed(1)
+    c = model.infer(text, text_lengths, max_decoder_steps=10)
+    torch.manual_seed(2)
+    d = model.infer(text, text_lengths, max_decoder_steps=10)
+    assert not torch.allclose(c.mel_postnet, d.mel_postnet)
+
+
+def test_infer_rejects_bad_arguments(make_tacotron2):
+    model = make_tacotron2()
+    text, text_lengths = pad_texts(TEXTS[:2])
+    with pytest.raises(ValueError, match="one generator per utterance"):
+        model.infer(text, text_lengths, generators=gens(1))
+    with pytest.raises(ValueError, match="text lengths"):
+        model.infer(text, torch.tensor([7, 0]))
+    with pytest.raises(ValueError, match="max_decoder_steps"):
+        model.infer(text, text_lengths, max_decoder_steps=0)
+
+
+def test_config_round_trip_and_presets():
+    for config in PRESETS.values():
+        assert Tacotron2Config.from_dict(config.to_dict()) == config
+    assert Tacotron2Config.from_dict({}) == Tacotron2Config()
+    small = Tacotron2(PRESETS["small"])
+    assert sum(p.numel() for p in small.parameters()) < 5_000_000
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"n_mel_channel": 80}, "unknown key 'n_mel_channel'"),
+        ({"prenet_dim": 0}, "prenet_dim must be at least 1"),
+        ({"decoder_rnn_dim": "1024"}, "decoder_rnn_dim must be an integer"),
+        ({"encoder_n_convolutions": 2.0}, "encoder_n_convolutions must be an integer"),
+        ({"p_prenet_dropout": 1.0}, "p_prenet_dropout is a dropout probability"),
+        ({"gate_threshold": 1.5}, "gate_threshold is a probability"),
+        ({"encoder_embedding_dim": 511}, "must be even"),
+        ({"attention_location_kernel_size": 30}, "must be odd"),
+        ({"n_frames_per_step": 2}, "n_frames_per_step"),
+    ],
+)
+def test_config_errors(changes, message):
+    with pytest.raises(ConfigError, match=message):
+        Tacotron2Config.from_dict(changes)
+
+
+def test_config_from_dict_rejects_non_dict():
+    with pytest.raises(ConfigError, match="must be a table"):
+        Tacotron2Config.from_dict([("n_symbols", 10)])
