@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorsError
+from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
 from .errors import CheckpointError
@@ -48,7 +48,7 @@ def load_model_file(path: str | Path) -> tuple[str, dict[str, Any], dict[str, to
         with safe_open(str(p), framework="pt") as fh:
             metadata = fh.metadata() or {}
         state = load_file(str(p))
-    except (SafetensorsError, OSError, ValueError) as exc:
+    except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(
             f"cannot read safetensors checkpoint {p}: {exc} (the file may be truncated)"
         ) from None

@@ -8,6 +8,7 @@ import click
 from tqdm import tqdm
 
 from ..audio.io import AUDIO_EXTENSIONS, read_mel
+from ..audio.rayhane import MAP_FILE, read_map, write_map
 from ..errors import TTSError
 from .files import collect_inputs, plan_outputs
 from .options import LAYOUTS, build_config, runtime_options, vocoder_options
@@ -55,16 +56,25 @@ def vocode(
         vocoder_overrides={"sigma": sigma, "denoiser_strength": denoiser_strength, "denoiser_mode": denoiser_mode},
     )
     files = collect_inputs(inputs, (".npy", ".pt"), "mel")
+    texts = {}
+    for folder in (p for p in inputs if p.is_dir()):
+        entries = read_map(folder)  # Rayhane-style output folder: vocode what map.txt lists, keep its text
+        if entries:
+            listed = {e.mel for e in entries}
+            files = [f for f in files if f.parent != folder or f in listed]
+            texts.update({e.mel: (e.text, e.speaker) for e in entries})
     outputs = plan_outputs(files, output, AUDIO_EXTENSIONS, f".{ext}")
     pipeline = Pipeline(config)
     src_format = pipeline.resolve_format(mel_format)
     failures = []
+    written = []
     bar = tqdm(list(zip(files, outputs, strict=True)), unit="file", disable=len(files) < 2, desc="vocoding")
     for src, dst in bar:
         try:
             mel = read_mel(src, src_format.n_mels, layout)
             audio = pipeline.vocode(mel, src_format, seed=config.runtime.seed, force_format=force_format)
             audio.save(dst)
+            written.append((src, dst))
         except TTSError as exc:
             if len(files) == 1:
                 raise
@@ -72,6 +82,9 @@ def vocode(
             continue
         if len(files) == 1:
             click.echo(f"{dst}: {audio.duration:.2f} s at {audio.sample_rate} Hz", err=True)
+    if texts:
+        rows = [(*texts[src], dst) for src, dst in written if src in texts]
+        write_map(outputs[0].parent / MAP_FILE, [(text, dst, speaker) for text, speaker, dst in rows])
     for line in failures:
         click.echo(f"error: {' '.join(line.split())}", err=True)
     if failures:

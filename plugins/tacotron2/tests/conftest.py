@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 import torch
-
 from tts_pipeline_tacotron2.config import Tacotron2Config
 from tts_pipeline_tacotron2.model import Tacotron2
 

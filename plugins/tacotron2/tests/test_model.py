@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-from tts_pipeline.errors import ConfigError
 from tts_pipeline_tacotron2.config import PRESETS, Tacotron2Config
 from tts_pipeline_tacotron2.model import GATE_PADDING_LOGIT, Tacotron2
+
+from tts_pipeline.errors import ConfigError
 
 # FORMATS.md section 3, written out by hand (not generated from the model).
 PUBLISHED_SHAPES: dict[str, tuple[int, ...]] = {"embedding.weight": (148, 512)}
@@ -113,7 +113,7 @@ def test_forward_ignores_padding_of_text_and_mels(make_tacotron2):
     text2 = text.clone()
     mels2 = mels.clone()
     for b in range(3):
-        text2[b, text_lengths[b] :] = 17
+        text2[b, text_lengths[b] :] = 1000  # not even a valid id
         mels2[b, :, mel_lengths[b] :] = 5.0
     out = model(text2, text_lengths, mels2, mel_lengths)
     for field in ("mel", "mel_postnet", "gate", "alignments"):
@@ -121,6 +121,20 @@ def test_forward_ignores_padding_of_text_and_mels(make_tacotron2):
     # And a sanity check that the comparison can fail: a real frame does change the output.
     mels2[1, :, 2] += 1.0
     assert not torch.allclose(model(text2, text_lengths, mels2, mel_lengths).mel_postnet, ref.mel_postnet)
+
+
+def test_forward_batch_equals_each_item_alone(make_tacotron2):
+    model = make_tacotron2()
+    text, text_lengths = pad_texts(TEXTS, pad=5)
+    mels = torch.randn(3, 8, 11)
+    mel_lengths = torch.tensor([9, 11, 4])
+    batch = model(text, text_lengths, mels, mel_lengths)
+    for b, t in enumerate(TEXTS):
+        n = int(mel_lengths[b])
+        alone = model(torch.tensor([t]), torch.tensor([len(t)]), mels[b : b + 1, :, :n], mel_lengths[b : b + 1])
+        for field in ("mel", "mel_postnet", "gate"):
+            torch.testing.assert_close(getattr(batch, field)[b, ..., :n], getattr(alone, field)[0], atol=1e-5, rtol=0)
+        torch.testing.assert_close(batch.alignments[b, :n, : len(t)], alone.alignments[0], atol=1e-5, rtol=0)
 
 
 def test_forward_training_mode_backpropagates(make_tacotron2):
@@ -176,9 +190,7 @@ def test_batched_infer_equals_each_utterance_alone(make_tacotron2):
         assert n == lengths[b]
         assert alone.truncated.item() == batch.truncated[b].item()
         torch.testing.assert_close(batch.mel_postnet[b, :, :n], alone.mel_postnet[0], rtol=0, atol=1e-4)
-        torch.testing.assert_close(
-            batch.alignments[b, :n, : len(t)], alone.alignments[0], rtol=0, atol=1e-4
-        )
+        torch.testing.assert_close(batch.alignments[b, :n, : len(t)], alone.alignments[0], rtol=0, atol=1e-4)
         assert torch.all(batch.mel_postnet[b, :, n:] == 0)
         assert torch.all(batch.alignments[b, :, len(t) :] == 0)
 

@@ -12,6 +12,7 @@ A "+module-prefix" suffix says the keys carried DataParallel's ``module.`` prefi
 from __future__ import annotations
 
 import re
+import struct
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +65,12 @@ def load_tacotron2_checkpoint(path: str | Path) -> LoadedTacotron2:
         if _pickle_mentions_waveglow(p):
             raise _waveglow_error(p) from None
         raise
+    except (IndexError, TypeError, UnicodeDecodeError, struct.error, MemoryError) as exc:
+        # A malformed pickle can fail inside the unpickler in ways safe_torch_load does not translate.
+        raise CheckpointError(
+            f"cannot read checkpoint {p}: not a PyTorch checkpoint or corrupt ({type(exc).__name__}); "
+            "download or copy it again"
+        ) from None
 
     if not isinstance(obj, dict):
         raise CheckpointError(
@@ -94,8 +101,7 @@ def load_tacotron2_checkpoint(path: str | Path) -> LoadedTacotron2:
     bad = [k for k, v in state.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
     if bad:
         raise CheckpointError(
-            f"{p} is not a Tacotron2 state dict: entry {bad[0]!r} is not a named tensor; "
-            "pass a Tacotron2 checkpoint"
+            f"{p} is not a Tacotron2 state dict: entry {bad[0]!r} is not a named tensor; pass a Tacotron2 checkpoint"
         )
     return LoadedTacotron2(
         config=infer_config(state, p),

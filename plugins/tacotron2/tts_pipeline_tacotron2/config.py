@@ -47,13 +47,9 @@ class Tacotron2Config:
                 if isinstance(value, bool) or not isinstance(value, (int, float)):
                     raise ConfigError(f"tacotron2 config: {field.name} must be a number, got {value!r}")
                 if field.name.startswith("p_") and not 0.0 <= value < 1.0:
-                    raise ConfigError(
-                        f"tacotron2 config: {field.name} is a dropout probability in [0, 1), got {value}"
-                    )
+                    raise ConfigError(f"tacotron2 config: {field.name} is a dropout probability in [0, 1), got {value}")
         if not 0.0 < self.gate_threshold < 1.0:
-            raise ConfigError(
-                f"tacotron2 config: gate_threshold is a probability in (0, 1), got {self.gate_threshold}"
-            )
+            raise ConfigError(f"tacotron2 config: gate_threshold is a probability in (0, 1), got {self.gate_threshold}")
         if self.encoder_embedding_dim % 2:
             raise ConfigError(
                 "tacotron2 config: encoder_embedding_dim must be even (the bidirectional LSTM has half "
@@ -71,8 +67,7 @@ class Tacotron2Config:
         for name in ("encoder_kernel_size", "attention_location_kernel_size", "postnet_kernel_size"):
             if getattr(self, name) % 2 == 0:
                 raise ConfigError(
-                    f"tacotron2 config: {name} must be odd so padding keeps the length, "
-                    f"got {getattr(self, name)}"
+                    f"tacotron2 config: {name} must be odd so padding keeps the length, got {getattr(self, name)}"
                 )
 
     def to_dict(self) -> dict[str, Any]:

@@ -30,9 +30,7 @@ class Encoder(nn.Module):
         activations = ["relu"] * len(self.convolutions)
         x = run_masked_convs(x, mask, self.convolutions, activations, self.p_dropout, self.training)
         # Packing keeps the backward direction from starting on padding.
-        packed = pack_padded_sequence(
-            x.transpose(1, 2), lengths.cpu().long(), batch_first=True, enforce_sorted=False
-        )
+        packed = pack_padded_sequence(x.transpose(1, 2), lengths.cpu().long(), batch_first=True, enforce_sorted=False)
         self.lstm.flatten_parameters()
         outputs, _ = self.lstm(packed)
         memory, _ = pad_packed_sequence(outputs, batch_first=True, total_length=n)

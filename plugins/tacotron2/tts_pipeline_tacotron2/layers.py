@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from itertools import pairwise
 
 import torch
 import torch.nn.functional as F
@@ -30,9 +31,7 @@ class ConvNorm(nn.Module):
         self, in_channels: int, out_channels: int, kernel_size: int, bias: bool = True, w_init_gain: str = "linear"
     ) -> None:
         super().__init__()
-        self.conv = nn.Conv1d(
-            in_channels, out_channels, kernel_size, padding=(kernel_size - 1) // 2, bias=bias
-        )
+        self.conv = nn.Conv1d(in_channels, out_channels, kernel_size, padding=(kernel_size - 1) // 2, bias=bias)
         nn.init.xavier_uniform_(self.conv.weight, gain=nn.init.calculate_gain(w_init_gain))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -89,7 +88,7 @@ class Prenet(nn.Module):
         super().__init__()
         dims = [in_dim, *sizes]
         self.layers = nn.ModuleList(
-            LinearNorm(d_in, d_out, bias=False, w_init_gain="relu") for d_in, d_out in zip(dims, dims[1:])
+            LinearNorm(d_in, d_out, bias=False, w_init_gain="relu") for d_in, d_out in pairwise(dims)
         )
         self.p_dropout = p_dropout
 
@@ -134,9 +133,7 @@ class LocationLayer(nn.Module):
 class LocationSensitiveAttention(nn.Module):
     """Attention of Chorowski et al. as used by Tacotron 2: e = v(tanh(W q + V memory + U f))."""
 
-    def __init__(
-        self, query_dim: int, memory_dim: int, attention_dim: int, n_filters: int, kernel_size: int
-    ) -> None:
+    def __init__(self, query_dim: int, memory_dim: int, attention_dim: int, n_filters: int, kernel_size: int) -> None:
         super().__init__()
         self.query_layer = LinearNorm(query_dim, attention_dim, bias=False, w_init_gain="tanh")
         self.memory_layer = LinearNorm(memory_dim, attention_dim, bias=False, w_init_gain="tanh")
@@ -167,9 +164,7 @@ class LocationSensitiveAttention(nn.Module):
             context [B, memory_dim] and attention weights [B, N] (zero on padding).
         """
         energies = self.v(
-            torch.tanh(
-                self.query_layer(query)[:, None, :] + processed_memory + self.location_layer(weights_cat)
-            )
+            torch.tanh(self.query_layer(query)[:, None, :] + processed_memory + self.location_layer(weights_cat))
         ).squeeze(-1)
         energies = energies.masked_fill(~mask, -math.inf)
         weights = torch.softmax(energies, dim=1)

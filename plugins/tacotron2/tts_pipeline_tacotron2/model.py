@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import torch
 from torch import nn
@@ -46,7 +47,7 @@ class Postnet(nn.Module):
         dims = [n_mel] + [dim] * (config.postnet_n_convolutions - 1) + [n_mel]
         gains = ["tanh"] * (config.postnet_n_convolutions - 1) + ["linear"]
         self.convolutions = nn.ModuleList(
-            conv_bn(d_in, d_out, k, w_init_gain=gain) for d_in, d_out, gain in zip(dims, dims[1:], gains)
+            conv_bn(d_in, d_out, k, w_init_gain=gain) for (d_in, d_out), gain in zip(pairwise(dims), gains, strict=True)
         )
         self.p_dropout = 0.5
 
@@ -70,9 +71,11 @@ class Tacotron2(nn.Module):
         self.postnet = Postnet(config)
 
     def _check_text(self, text: torch.Tensor, text_lengths: torch.Tensor) -> None:
+        """Raise ValueError for shapes or lengths the model cannot decode."""
         if text.dim() != 2 or text_lengths.shape != (text.shape[0],):
-            raise ValueError(f"text must be [B, N] with lengths [B], got {tuple(text.shape)} and "
-                             f"{tuple(text_lengths.shape)}")
+            raise ValueError(
+                f"text must be [B, N] with lengths [B], got {tuple(text.shape)} and {tuple(text_lengths.shape)}"
+            )
         if text.shape[0] == 0 or bool((text_lengths < 1).any()) or bool((text_lengths > text.shape[1]).any()):
             raise ValueError(f"text lengths must be in [1, {text.shape[1]}], got {text_lengths.tolist()}")
 
@@ -130,7 +133,7 @@ class Tacotron2(nn.Module):
         gate_threshold: float | None = None,
         prenet_dropout: bool = True,
     ) -> InferenceOutput:
-        """Synthesise mels for a batch of texts, each decoded as if alone.
+        """Synthesise mels for a batch of texts, each decoded as if alone (call in eval mode).
 
         Args:
             text: [B, N] long symbol ids; text_lengths: [B] (padding past a length has no effect).
@@ -156,6 +159,4 @@ class Tacotron2(nn.Module):
         )
         mel_mask = length_mask(lengths, mel.shape[2], mel.device)
         mel_postnet = (mel + self.postnet(mel, mel_mask)) * mel_mask[:, None, :].to(mel.dtype)
-        return InferenceOutput(
-            mel_postnet=mel_postnet, mel_lengths=lengths, alignments=alignments, truncated=truncated
-        )
+        return InferenceOutput(mel_postnet=mel_postnet, mel_lengths=lengths, alignments=alignments, truncated=truncated)
