@@ -1,0 +1,112 @@
+"""Mel spectrograms of audio in any :class:`~tts_pipeline.audio.formats.MelFormat`.
+
+Chain: pre-emphasis -> STFT -> |X| ** power -> mel filterbank -> ln or dB -> normalisation.
+
+STFT framing: ``stft="torch"`` is librosa/torch framing with a periodic Hann window of win_length
+(zero-padded to n_fft, centred), frames centred on t * hop when ``center`` (padding n_fft // 2 each side
+with ``pad_mode``). ``stft="lws"`` imitates the lws package used by Rayhane-style models with
+use_lws=True: analysis window sqrt(periodic Hann), the signal zero-padded by n_fft - hop at the start, so
+frame t covers samples [t * hop - (n_fft - hop), t * hop + hop) — centred n_fft / 2 - hop samples earlier
+than torch framing. This follows lws's documented defaults; it is not bit-exact to the lws package.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .filterbank import mel_filterbank
+from .formats import NVIDIA, MelFormat
+
+
+def stft_magnitude(audio: torch.Tensor, fmt: MelFormat) -> torch.Tensor:
+    """audio [B, L] -> |STFT| [B, n_fft // 2 + 1, T] in ``fmt``'s framing (before the power)."""
+    if fmt.stft == "lws":
+        window = torch.hann_window(fmt.win_length, dtype=audio.dtype, device=audio.device).sqrt()
+        pad = fmt.n_fft - fmt.hop_length
+        n_frames = math.ceil((audio.shape[-1] + pad) / fmt.hop_length)
+        total = (n_frames - 1) * fmt.hop_length + fmt.n_fft
+        x = nn.functional.pad(audio, (pad, total - pad - audio.shape[-1]))
+        spec = torch.stft(x, fmt.n_fft, fmt.hop_length, fmt.win_length, window, center=False, return_complex=True)
+    else:
+        window = torch.hann_window(fmt.win_length, dtype=audio.dtype, device=audio.device)
+        spec = torch.stft(
+            audio,
+            fmt.n_fft,
+            fmt.hop_length,
+            fmt.win_length,
+            window,
+            center=fmt.center,
+            pad_mode=fmt.pad_mode,
+            return_complex=True,
+        )
+    return spec.abs()
+
+
+def preemphasize(audio: torch.Tensor, coefficient: float) -> torch.Tensor:
+    """y[n] = x[n] - a x[n - 1] (y[0] = x[0]) over the last axis."""
+    if coefficient == 0:
+        return audio
+    return torch.cat([audio[..., :1], audio[..., 1:] - coefficient * audio[..., :-1]], dim=-1)
+
+
+def compress(mel_energy: torch.Tensor, fmt: MelFormat) -> torch.Tensor:
+    """Linear mel energies -> the format's numbers (log/dB, then normalisation and clipping)."""
+    if fmt.compression == "ln":
+        return torch.log(torch.clamp(mel_energy, min=fmt.log_floor))
+    floor = 10.0 ** (fmt.min_level_db / 20.0)
+    db = 20.0 * torch.log10(torch.clamp(mel_energy, min=floor)) - fmt.ref_level_db
+    return normalize_db(db, fmt)
+
+
+def normalize_db(db: torch.Tensor, fmt: MelFormat) -> torch.Tensor:
+    """dB -> normalised values ([min_level_db, 0] dB onto the format's range), clipped when asked."""
+    if fmt.normalization == "none":
+        return db
+    unit = (db - fmt.min_level_db) / -fmt.min_level_db  # 0 at the floor, 1 at 0 dB
+    if fmt.normalization == "symmetric":
+        out = (2.0 * unit - 1.0) * fmt.max_abs_value
+        return out.clamp(-fmt.max_abs_value, fmt.max_abs_value) if fmt.clip_normalized else out
+    out = unit * fmt.max_abs_value
+    return out.clamp(0.0, fmt.max_abs_value) if fmt.clip_normalized else out
+
+
+def compute_mel(audio: torch.Tensor, fmt: MelFormat = NVIDIA) -> torch.Tensor:
+    """Mel spectrogram of float audio in [-1, 1] at ``fmt.sample_rate``.
+
+    Args:
+        audio: [L] or [B, L].
+
+    Returns:
+        [n_mels, T] or [B, n_mels, T] (bands first; ``fmt.layout`` only matters in files). For the
+        NVIDIA format T = 1 + L // 256.
+    """
+    single = audio.dim() == 1
+    x = audio[None] if single else audio
+    # float64 throughout: near the log floor float32 rounding alone moves values by ~1e-4
+    x = preemphasize(x.double(), fmt.preemphasis)
+    magnitude = stft_magnitude(x, fmt)
+    if fmt.power != 1:
+        magnitude = magnitude**fmt.power
+    basis = mel_filterbank(fmt, torch.float64).to(magnitude.device)
+    mel = compress(torch.matmul(basis, magnitude), fmt).float()
+    return mel[0] if single else mel
+
+
+class MelSpectrogram(nn.Module):
+    """:func:`compute_mel` as a module with the filterbank cached as a buffer (moves with ``.to``)."""
+
+    def __init__(self, fmt: MelFormat = NVIDIA) -> None:
+        super().__init__()
+        self.fmt = fmt
+        self.register_buffer("basis", mel_filterbank(fmt, torch.float32), persistent=False)
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        """audio [B, L] -> mel [B, n_mels, T]."""
+        x = preemphasize(audio.float(), self.fmt.preemphasis)
+        magnitude = stft_magnitude(x, self.fmt)
+        if self.fmt.power != 1:
+            magnitude = magnitude**self.fmt.power
+        return compress(torch.matmul(self.basis, magnitude), self.fmt)
