@@ -28,16 +28,16 @@ NO_CHECKPOINT = (
 class Tacotron2Options:
     """Inference options of the Tacotron2 acoustic model ([acoustic] table of a pipeline config)."""
 
-    max_decoder_steps: int = 1000  # frames per sentence before decoding is cut off (1000 ~ 11.6 s)
-    gate_threshold: float = 0.5  # stop when sigmoid(gate) exceeds this
+    max_decoder_steps: int | None = None  # frame limit per sentence; None: the checkpoint's (1000 ~ 11.6 s)
+    gate_threshold: float | None = None  # stop when sigmoid(gate) exceeds this; None: the checkpoint's (0.5)
     batch_size: int = 8  # sentences decoded together (bounds memory for long input)
     prenet_dropout: bool = True  # the published model keeps prenet dropout on at inference
     cmudict: str | None = None  # optional CMUdict file: words found are spoken from their ARPAbet
 
     def __post_init__(self) -> None:
-        if self.max_decoder_steps < 1:
+        if self.max_decoder_steps is not None and self.max_decoder_steps < 1:
             raise ConfigError(f"acoustic.max_decoder_steps must be >= 1, not {self.max_decoder_steps}")
-        if not 0 < self.gate_threshold < 1:
+        if self.gate_threshold is not None and not 0 < self.gate_threshold < 1:
             raise ConfigError(f"acoustic.gate_threshold must lie in (0, 1), not {self.gate_threshold}")
         if self.batch_size < 1:
             raise ConfigError(f"acoustic.batch_size must be >= 1, not {self.batch_size}")
@@ -110,7 +110,7 @@ class Tacotron2Acoustic(AcousticModel):
                     "sentence %d reached the %d-step decoder limit; the text was probably cut "
                     "(split it, or raise max_decoder_steps)",
                     i + 1,
-                    self.options.max_decoder_steps,
+                    self.options.max_decoder_steps or self.model.config.max_decoder_steps,
                 )
         return outputs
 

@@ -1,0 +1,116 @@
+"""The English front end against the published models' expectations (tests/data/tacotron2-text-cases.tsv)."""
+
+import random
+from pathlib import Path
+
+import pytest
+from tts_pipeline_tacotron2.text import (
+    ARPABET,
+    SYMBOLS,
+    CMUDict,
+    english_cleaners,
+    sequence_to_text,
+    split_sentences,
+    text_to_sequence,
+)
+
+from tts_pipeline.errors import TextError
+
+CASES = Path(__file__).parents[3] / "tests" / "data" / "tacotron2-text-cases.tsv"
+
+
+def _cases():
+    rows = CASES.read_text(encoding="utf-8").split("\n")[1:]
+    # the input column may itself hold a tab: the last two columns are cleaned text and ids
+    return [row.rsplit("\t", 2) for row in rows if row]
+
+
+@pytest.mark.parametrize("text, cleaned, ids", _cases())
+def test_published_cases(text, cleaned, ids):
+    assert text_to_sequence(text) == [int(i) for i in ids.split()]
+    if cleaned:  # rows with ARPAbet give ids only
+        assert english_cleaners(text) == cleaned
+
+
+def test_symbol_table():
+    assert len(SYMBOLS) == 148 and len(ARPABET) == 84 and len(set(SYMBOLS)) == 148
+    assert SYMBOLS[0] == "_" and SYMBOLS[1] == "-" and SYMBOLS[11] == " "
+    assert SYMBOLS[12] == "A" and SYMBOLS[38] == "a" and SYMBOLS[45] == "h"
+    assert SYMBOLS[64] == "@AA" and SYMBOLS[106] == "@HH" and SYMBOLS[-1] == "@ZH"
+
+
+def test_pounds_read_properly():
+    assert english_cleaners("It cost £12.") == "it cost twelve pounds."
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("1984", "nineteen eighty-four"),
+        ("2000", "two thousand"),
+        ("2007", "two thousand seven"),
+        ("1,000,000", "one million"),
+        ("$0.00", "zero dollars"),
+        ("3rd", "third"),
+        ("1000", "one thousand"),
+    ],
+)
+def test_numbers(text, words):
+    assert english_cleaners(text) == words
+
+
+def test_arpabet_round_trip_and_cmudict(tmp_path):
+    ids = text_to_sequence("say {HH AH0 L OW1}")
+    assert sequence_to_text(ids) == "say {HH AH0 L OW1}"
+    path = tmp_path / "cmudict.txt"
+    path.write_text(";;; comment\nHELLO  HH AH0 L OW1\nHELLO(1)  HH EH0 L OW1\nBAD  XX1\n", encoding="latin-1")
+    cmu = CMUDict(path)
+    assert cmu.lookup("Hello") == ["HH AH0 L OW1", "HH EH0 L OW1"] and cmu.lookup("bad") is None
+    assert text_to_sequence("Hello, world.", cmudict=cmu) == text_to_sequence("{HH AH0 L OW1}, world.")
+
+
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        ("", "no letters"),
+        ("   \t\n", "no letters"),
+        ("?!... ,;", "no letters"),
+        ("\U0001f600\U0001f389", "no letters"),
+        ("{HH XX1}", "'XX1'"),
+        ("{HH AH0", "unbalanced"),
+        ("oops}", "unbalanced"),
+    ],
+)
+def test_unspeakable_text(text, needle):
+    with pytest.raises(TextError, match=needle):
+        text_to_sequence(text)
+
+
+def test_any_unicode_is_handled():
+    rng = random.Random(0)
+    for _ in range(2000):
+        text = "".join(chr(rng.choice([rng.randrange(32, 0x2FF), rng.randrange(0x300, 0x1FFFF)])) for _ in range(12))
+        try:
+            ids = text_to_sequence(text)
+        except TextError:
+            continue
+        assert all(0 < i < len(SYMBOLS) for i in ids)
+
+
+def test_split_sentences():
+    text = "Dr. Smith paid $3.50 today. He left! J. Smith stayed... Then? ...\nA new line; more."
+    assert split_sentences(text) == [
+        "Dr. Smith paid $3.50 today.",
+        "He left!",
+        "J. Smith stayed...",
+        "Then? ...",
+        "A new line;",
+        "more.",
+    ]
+
+
+def test_long_input_splits_into_bounded_pieces():
+    words = " ".join(f"word{i}," if i % 17 == 0 else f"word{i}" for i in range(10_000))
+    pieces = split_sentences(words)
+    assert max(len(p) for p in pieces) <= 200
+    assert " ".join(pieces).split() == words.split()  # nothing lost

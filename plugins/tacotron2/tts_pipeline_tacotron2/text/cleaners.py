@@ -1,0 +1,66 @@
+"""NVIDIA Tacotron2's "english_cleaners": ASCII, lower case, numbers, abbreviations, whitespace."""
+
+from __future__ import annotations
+
+import re
+
+from unidecode import unidecode
+
+from .numbers import normalize_numbers
+
+_ABBREVIATIONS = [
+    (re.compile(rf"\b{short}\.", re.IGNORECASE), full)
+    for short, full in [
+        ("mrs", "misess"),
+        ("mr", "mister"),
+        ("dr", "doctor"),
+        ("st", "saint"),
+        ("co", "company"),
+        ("jr", "junior"),
+        ("maj", "major"),
+        ("gen", "general"),
+        ("drs", "doctors"),
+        ("rev", "reverend"),
+        ("lt", "lieutenant"),
+        ("hon", "honorable"),
+        ("sgt", "sergeant"),
+        ("capt", "captain"),
+        ("esq", "esquire"),
+        ("ltd", "limited"),
+        ("col", "colonel"),
+        ("ft", "fort"),
+    ]
+]
+_WHITESPACE = re.compile(r"\s+")
+
+
+def expand_abbreviations(text: str) -> str:
+    """ "dr." -> "doctor", "st." -> "saint", ... (the period is consumed)."""
+    for pattern, full in _ABBREVIATIONS:
+        text = pattern.sub(full, text)
+    return text
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+_POUNDS = re.compile(r"£\s?([0-9.,]*[0-9]+)")
+
+
+def to_ascii(text: str) -> str:
+    """Transliterate to ASCII ("café" -> "cafe").
+
+    "£12" is first rewritten "12 pounds": transliterated, the sign would become "PS" ("pstwelve").
+    """
+    text = _SURROGATES.sub("", text)  # lone surrogates (undecodable input bytes) carry no text
+    return unidecode(_POUNDS.sub(r"\1 pounds", text))
+
+
+def english_cleaners(text: str) -> str:
+    """The cleaning pipeline NVIDIA's published Tacotron2 models were trained with."""
+    text = to_ascii(text)
+    text = text.lower()
+    text = normalize_numbers(text)
+    text = expand_abbreviations(text)
+    return _WHITESPACE.sub(" ", text)
+
+
+CLEANERS = {"english_cleaners": english_cleaners, "basic_cleaners": lambda t: _WHITESPACE.sub(" ", t.lower())}

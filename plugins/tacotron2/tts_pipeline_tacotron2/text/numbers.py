@@ -1,0 +1,66 @@
+"""Spelling out numbers the way NVIDIA's Tacotron2 training text was normalised.
+
+Thousands separators are removed; dollars (with cents) become words; decimals read
+"point"; ordinals ("21st") and cardinals become words; 1001-2999 read as years ("nineteen eighty-four",
+"two thousand seven", "eighteen hundred").
+
+Pound amounts are rewritten before transliteration (see cleaners.to_ascii): "£12" -> "twelve pounds",
+where the original cleaners gave "pstwelve".
+"""
+
+from __future__ import annotations
+
+import re
+
+import inflect
+
+_engine = inflect.engine()
+
+_COMMA_NUMBER = re.compile(r"([0-9][0-9,]+[0-9])")
+_DOLLARS = re.compile(r"\$([0-9.,]*[0-9]+)")
+_DECIMAL = re.compile(r"([0-9]+\.[0-9]+)")
+_ORDINAL = re.compile(r"[0-9]+(st|nd|rd|th)")
+_NUMBER = re.compile(r"[0-9]+")
+
+
+def _dollars(match: re.Match) -> str:
+    parts = match.group(1).split(".")
+    if len(parts) > 2:
+        return match.group(1) + " dollars"  # not an amount we can read; say the digits
+    dollars = int(parts[0]) if parts[0] else 0
+    cents = int(parts[1]) if len(parts) > 1 and parts[1] else 0
+    dollar_unit = "dollar" if dollars == 1 else "dollars"
+    cent_unit = "cent" if cents == 1 else "cents"
+    if dollars and cents:
+        return f"{dollars} {dollar_unit}, {cents} {cent_unit}"
+    if dollars:
+        return f"{dollars} {dollar_unit}"
+    if cents:
+        return f"{cents} {cent_unit}"
+    return "zero dollars"
+
+
+def _cardinal(match: re.Match) -> str:
+    n = int(match.group(0))
+    if 1000 < n < 3000:
+        if n == 2000:
+            return "two thousand"
+        if 2000 < n < 2010:
+            return "two thousand " + _engine.number_to_words(n % 100)
+        if n % 100 == 0:
+            return _engine.number_to_words(n // 100) + " hundred"
+        return _engine.number_to_words(n, andword="", zero="oh", group=2).replace(", ", " ")
+    return _engine.number_to_words(n, andword="")
+
+
+def _ordinal(match: re.Match) -> str:
+    return _engine.number_to_words(match.group(0))
+
+
+def normalize_numbers(text: str) -> str:
+    """Replace every number in ``text`` by words."""
+    text = _COMMA_NUMBER.sub(lambda m: m.group(1).replace(",", ""), text)
+    text = _DOLLARS.sub(_dollars, text)
+    text = _DECIMAL.sub(lambda m: m.group(1).replace(".", " point "), text)
+    text = _ORDINAL.sub(_ordinal, text)
+    return _NUMBER.sub(_cardinal, text)
