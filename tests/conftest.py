@@ -43,3 +43,40 @@ def tiny_waveglow_file(tmp_path_factory) -> Path:
 @pytest.fixture
 def speech_clip() -> Path:
     return WAVS / "LJ037-0003.flac"
+
+
+# A tiny Tacotron2 reading NVIDIA's 148 symbols and producing 80-band mels.
+TINY_TACOTRON2 = dict(
+    n_symbols=148,
+    symbols_embedding_dim=16,
+    encoder_n_convolutions=2,
+    encoder_kernel_size=3,
+    encoder_embedding_dim=16,
+    n_mel_channels=80,
+    attention_rnn_dim=24,
+    attention_dim=8,
+    attention_location_n_filters=4,
+    attention_location_kernel_size=5,
+    decoder_rnn_dim=24,
+    prenet_dim=16,
+    postnet_embedding_dim=16,
+    postnet_kernel_size=3,
+    postnet_n_convolutions=3,
+    max_decoder_steps=30,
+)
+
+
+@pytest.fixture(scope="session")
+def tiny_tacotron2_file(tmp_path_factory) -> Path:
+    """A tiny random Tacotron2 (never fires its stop gate: every sentence runs to 30 frames)."""
+    from tts_pipeline_tacotron2.checkpoint import save_tacotron2
+    from tts_pipeline_tacotron2.config import Tacotron2Config
+    from tts_pipeline_tacotron2.model import Tacotron2
+
+    torch.manual_seed(0)
+    model = Tacotron2(Tacotron2Config(**TINY_TACOTRON2)).eval()
+    with torch.no_grad():
+        model.decoder.gate_layer.linear_layer.bias.fill_(-1e4)
+    path = tmp_path_factory.mktemp("ckpt") / "tiny_tacotron2.safetensors"
+    save_tacotron2(path, model)
+    return path

@@ -216,7 +216,7 @@ def test_other_user_errors(tmp_path, good_mel, tiny_waveglow_file):
     )
     assert_user_error(
         *run("vocode", str(good_mel), "--checkpoint", ckpt, "-o", str(tmp_path / "o.mp4"))[::2],
-        "unknown audio extension",
+        "unknown extension .mp4",
     )
     assert_user_error(
         *run("vocode", str(good_mel), "--checkpoint", ckpt, "-o", str(tmp_path / "no" / "dir" / "o.wav"))[::2],

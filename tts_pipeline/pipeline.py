@@ -18,7 +18,7 @@ import torch
 from .audio.formats import MelFormat
 from .audio.io import write_audio
 from .config import PipelineConfig, load_config, parse_options
-from .errors import ConfigError, MelError, TextError
+from .errors import CheckpointError, ConfigError, MelError, TextError
 from .plugins import Registry, get_registry
 from .runtime import make_generator, resolve_device, resolve_dtype
 from .stages import AcousticModel, AudioProcessor, MelProcessor, StageContext, Vocoder
@@ -69,11 +69,21 @@ class Pipeline:
         self.device = resolve_device(config.runtime.device)
         self.dtype = resolve_dtype(config.runtime.dtype, self.device)
         self.generator = make_generator(self.device, config.runtime.seed)
-        self.vocoder: Vocoder = self._load_stage(self.registry.vocoder(config.vocoder.name), config.vocoder, "vocoder")
         self.acoustic: AcousticModel | None = None
+        problems: list[CheckpointError] = []
         if config.acoustic is not None:
             cls = self.registry.acoustic_model(config.acoustic.name)
-            self.acoustic = self._load_stage(cls, config.acoustic, "acoustic")
+            try:
+                self.acoustic = self._load_stage(cls, config.acoustic, "acoustic")
+            except CheckpointError as exc:
+                problems.append(exc)
+        try:
+            vocoder_cls = self.registry.vocoder(config.vocoder.name)
+            self.vocoder: Vocoder = self._load_stage(vocoder_cls, config.vocoder, "vocoder")
+        except CheckpointError as exc:
+            problems.append(exc)
+        if problems:  # say everything that is missing at once, not one file per run
+            raise CheckpointError(" Also: ".join(str(p) for p in problems))
         context = StageContext(vocoder=self.vocoder, acoustic=self.acoustic, device=self.device)
         self.mel_processors: list[tuple[str, MelProcessor]] = _build(self.registry.mel_processors, context)
         self.audio_processors: list[tuple[str, AudioProcessor]] = _build(self.registry.audio_processors, context)

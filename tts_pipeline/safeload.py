@@ -1,51 +1,294 @@
 """Loading pickled PyTorch checkpoints without running code from the file.
 
 Uses torch's weights-only unpickler (tensors, containers and primitive types only) with an explicit
-allow-list of stand-in classes for the few non-tensor objects a known checkpoint layout pickles.
-Anything else is refused with a CheckpointError.
+allow-list of stand-ins for the few non-tensor objects a known checkpoint layout pickles. A pickled
+``torch.nn.Module`` (or a model class such as NVIDIA's ``glow.WaveGlow``) becomes a :class:`PickledModule`:
+an inert record whose ``__dict__`` holds the pickled attributes (``_parameters``, ``_modules``, ints, ...),
+so callers read tensors and sizes from it as data; no method of the original class exists or runs.
+Anything else a file names is refused with a CheckpointError.
 """
 
 from __future__ import annotations
 
 import pickle
+import re
+import struct
 import zipfile
-from collections.abc import Iterable
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
-from .errors import CheckpointError
+from .errors import AudioIOError, CheckpointError
 from .fileio import check_readable
 
 
-def safe_torch_load(path: str | Path, stand_ins: Iterable[tuple[type, str]] = ()) -> Any:
+class PickledModule:
+    """Inert stand-in for an object of an allow-listed class: the pickled attributes, nothing else.
+
+    Each allowed ``"module.Name"`` gets its own subclass (see :func:`pickled_class`) whose
+    ``pickled_name`` records the name the file used, so callers can tell ``glow.WN`` from ``glow_old.WN``.
+    """
+
+    pickled_name: ClassVar[str] = ""
+
+    def __setstate__(self, state: Any) -> None:
+        """Called by the unpickler's BUILD: accept only a dict of attribute names (our code, not the file's)."""
+        if isinstance(state, tuple) and len(state) == 2 and state[1] is None:
+            state = state[0]  # (dict state, slot state) with no slots
+        if not isinstance(state, dict) or not all(isinstance(key, str) for key in state):
+            raise pickle.UnpicklingError(
+                f"unexpected pickled state for {self.pickled_name}: {type(state).__name__}, not an attribute dict"
+            )
+        self.__dict__.update(state)
+
+    def __repr__(self) -> str:
+        return f"<pickled {self.pickled_name}>"
+
+
+_PICKLED_CLASSES: dict[str, type[PickledModule]] = {}
+
+
+def pickled_class(name: str) -> type[PickledModule]:
+    """The :class:`PickledModule` subclass standing in for ``name`` ("module.Name"), created once."""
+    if name not in _PICKLED_CLASSES:
+        module, _, short = name.rpartition(".")
+        if not module or not short.isidentifier():
+            raise ValueError(f"stand-in name must be 'module.Name', got {name!r}")
+        _PICKLED_CLASSES[name] = type(short, (PickledModule,), {"pickled_name": name, "__module__": __name__})
+    return _PICKLED_CLASSES[name]
+
+
+def inert_function(name: str, result: Any = None) -> Callable[[], Any]:
+    """A stand-in for a no-argument function a pickle calls (e.g. a removed backend getter): returns ``result``."""
+
+    def stand_in() -> Any:
+        return result
+
+    stand_in.__qualname__ = stand_in.__name__ = name.rpartition(".")[2]
+    return stand_in
+
+
+def safe_torch_load(
+    path: str | Path,
+    stand_ins: Iterable[tuple[Any, str]] = (),
+    pickled_classes: Iterable[str] = (),
+) -> Any:
     """Load a ``torch.save`` file (zip or legacy format) on the CPU, admitting only safe types.
 
     Args:
         path: the checkpoint file.
-        stand_ins: ``(cls, "module.Name")`` pairs: when the pickle names ``module.Name``, an instance of
-            ``cls`` is created (with ``cls.__new__``) and its ``__dict__`` filled from the pickled state.
-            Stand-ins must not run code from the state.
+        stand_ins: ``(obj, "module.Name")`` pairs: when the pickle names ``module.Name`` it gets ``obj``,
+            a class (instantiated with ``cls.__new__`` and filled by ``__setstate__`` or ``__dict__``) or a
+            function (called with the pickled arguments). Stand-ins must not run code from the state.
+        pickled_classes: ``"module.Name"`` strings; each is admitted as a :class:`PickledModule` subclass.
 
     Raises:
         CheckpointError: the file is missing, empty, truncated, not a torch file, or names a class or
             function outside the allow-list.
     """
-    p = check_readable(path, "checkpoint")
+    try:
+        p = check_readable(path, "checkpoint")
+    except AudioIOError as exc:
+        raise CheckpointError(str(exc)) from None
     if p.stat().st_size == 0:
         raise CheckpointError(f"checkpoint {p} is empty (0 bytes); download or copy it again")
+    allowed = list(stand_ins) + [(pickled_class(name), name) for name in pickled_classes]
     try:
-        with torch.serialization.safe_globals(list(stand_ins)):
-            return torch.load(p, map_location="cpu", weights_only=True)
+        try:
+            with torch.serialization.safe_globals(allowed):
+                return torch.load(p, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as exc:
+            # Legacy-format files of whole pickled modules record each module class as a persistent id,
+            # which torch's weights-only unpickler refuses outright; read those with our restricted reader.
+            if "persistent_load" not in str(exc) or zipfile.is_zipfile(p):
+                raise
+        return load_legacy(p, {name: obj for obj, name in allowed})
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(
-            f"refusing to load {p}: it holds something other than tensors and known model layouts "
-            f"({first[:200]}); only load checkpoints from sources you trust"
-        ) from None
-    except (EOFError, RuntimeError, zipfile.BadZipFile, OSError, ValueError, KeyError, AttributeError) as exc:
-        raise CheckpointError(
-            f"cannot read checkpoint {p}: not a PyTorch checkpoint or truncated ({type(exc).__name__}); "
-            "download or copy it again"
-        ) from None
+        reason = _unpickler_reason(str(exc))
+        if _is_refusal(reason):
+            raise CheckpointError(
+                f"refusing to load {p}: {_describe_refusal(reason)}; it is not a checkpoint layout this project "
+                "knows, and loading it could run code: only load checkpoints from sources you trust"
+            ) from None
+        raise _unreadable(p, reason) from None
+    except (
+        EOFError,
+        RuntimeError,
+        zipfile.BadZipFile,
+        OSError,
+        ValueError,
+        KeyError,
+        AttributeError,
+        IndexError,
+        TypeError,
+        UnicodeDecodeError,
+        struct.error,
+        MemoryError,
+        RecursionError,
+    ) as exc:
+        raise _unreadable(p, type(exc).__name__) from None
+
+
+def _unreadable(p: Path, reason: str) -> CheckpointError:
+    return CheckpointError(
+        f"cannot read checkpoint {p}: not a PyTorch checkpoint, or truncated ({reason[:120]}); "
+        "download or copy it again"
+    )
+
+
+def _unpickler_reason(message: str) -> str:
+    """The weights-only unpickler's own reason, without torch's advice to load with weights_only=False."""
+    message = re.sub(r"\x1b\[[0-9;]*m", "", message)
+    _, found, after = message.partition("WeightsUnpickler error:")
+    boilerplate = ("Weights only load failed", "(1)", "(2)", "Please file an issue", "Check the documentation")
+    for line in (after if found else message).splitlines():
+        line = line.strip()
+        if line and not line.startswith(boilerplate):
+            return line
+    return "UnpicklingError"
+
+
+_REFUSAL_MARKERS = ("GLOBAL", "allowlisted", "unrecognized function", "Can only", "unexpected pickled state")
+
+
+def _is_refusal(reason: str) -> bool:
+    return any(marker in reason for marker in _REFUSAL_MARKERS)
+
+
+def _describe_refusal(reason: str) -> str:
+    found = re.search(r"GLOBAL (\S+)", reason)
+    if found:
+        return f"it names {found.group(1)}, which is neither a tensor nor an allowed model class"
+    return f"it holds something other than tensors and allowed model classes ({reason[:160]})"
+
+
+# ---- the legacy (non-zip) torch.save format, read with a restricted unpickler --------------------------------
+# Layout: pickles of a magic number, a protocol version and system info; the object pickle, in which storages
+# are persistent ids ("storage", type, key, location, numel, view) and, for pickled modules, each module
+# class is a persistent id ("module", class, source file, source); a pickle of the storage keys in file
+# order; then each storage as an int64 element count followed by its raw little-endian bytes.
+
+LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+LEGACY_PROTOCOL = 1001
+_STORAGE_DTYPES = {
+    "FloatStorage": torch.float32,
+    "DoubleStorage": torch.float64,
+    "HalfStorage": torch.float16,
+    "BFloat16Storage": torch.bfloat16,
+    "LongStorage": torch.int64,
+    "IntStorage": torch.int32,
+    "ShortStorage": torch.int16,
+    "CharStorage": torch.int8,
+    "ByteStorage": torch.uint8,
+    "BoolStorage": torch.bool,
+}
+
+
+class _StorageType:
+    def __init__(self, dtype: torch.dtype) -> None:
+        self.dtype = dtype
+
+
+class _LegacyStorage:
+    """A storage whose bytes are filled in after the object pickle (tensors made meanwhile share it)."""
+
+    def __init__(self, dtype: torch.dtype, data: torch.UntypedStorage) -> None:
+        self.dtype = dtype
+        self.data = data
+
+
+def _rebuild_tensor(storage: Any, offset: int, size: tuple, stride: tuple, *_ignored: Any) -> torch.Tensor:
+    if not isinstance(storage, _LegacyStorage):
+        raise pickle.UnpicklingError(f"a tensor is rebuilt from a {type(storage).__name__}, not a storage")
+    return torch.empty(0, dtype=storage.dtype).set_(storage.data, offset, torch.Size(size), stride)
+
+
+def _rebuild_parameter(data: Any, requires_grad: bool, *_ignored: Any) -> torch.nn.Parameter:
+    if not isinstance(data, torch.Tensor):
+        raise pickle.UnpicklingError(f"a parameter is rebuilt from a {type(data).__name__}, not a tensor")
+    return torch.nn.Parameter(data, requires_grad=bool(requires_grad))
+
+
+_LEGACY_ALLOWED: dict[str, Any] = {
+    "collections.OrderedDict": OrderedDict,
+    "builtins.set": set,
+    "torch.Size": torch.Size,
+    "torch.nn.parameter.Parameter": torch.nn.Parameter,
+    "torch._utils._rebuild_tensor": _rebuild_tensor,
+    "torch._utils._rebuild_tensor_v2": _rebuild_tensor,
+    "torch._utils._rebuild_parameter": _rebuild_parameter,
+    "torch._utils._rebuild_parameter_with_state": _rebuild_parameter,
+} | {f"torch.{name}": _StorageType(dtype) for name, dtype in _STORAGE_DTYPES.items()}
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    """Resolves only allow-listed names; every other global is refused before anything runs."""
+
+    def __init__(self, file: Any, allowed: dict[str, Any], budget: int) -> None:
+        super().__init__(file)
+        self.allowed = allowed
+        self.storages: dict[str, _LegacyStorage] = {}
+        self.budget = budget  # bytes the storages may claim: no more than the file holds
+
+    def find_class(self, module: str, name: str) -> Any:
+        module = "builtins" if module == "__builtin__" else module
+        full = f"{module}.{name}"
+        if full in self.allowed:
+            return self.allowed[full]
+        raise pickle.UnpicklingError(f"Unsupported global: GLOBAL {full}")
+
+    def persistent_load(self, pid: Any) -> Any:
+        kind = pid[0].decode("ascii") if isinstance(pid, tuple) and isinstance(pid[0], bytes) else None
+        kind = pid[0] if isinstance(pid, tuple) and isinstance(pid[0], str) else kind
+        if kind == "module" and len(pid) == 4 and pid[1] in self.allowed.values():
+            return pid[1]  # a class already admitted by find_class; its recorded source is ignored
+        if kind == "storage" and len(pid) == 6:
+            return self._storage(*pid[1:])
+        raise pickle.UnpicklingError(f"unsupported persistent id {str(pid)[:80]}")
+
+    def _storage(self, storage_type: Any, key: Any, _location: Any, numel: Any, view: Any) -> _LegacyStorage:
+        if not isinstance(storage_type, _StorageType) or not isinstance(numel, int) or not isinstance(key, str):
+            raise pickle.UnpicklingError("malformed storage record")
+        if key not in self.storages:
+            nbytes = numel * storage_type.dtype.itemsize
+            self.budget -= nbytes
+            if numel < 0 or self.budget < 0:
+                raise pickle.UnpicklingError("storage sizes exceed the file size (file truncated or corrupt)")
+            self.storages[key] = _LegacyStorage(storage_type.dtype, torch.UntypedStorage(nbytes))
+        root = self.storages[key]
+        if view is None:
+            return root
+        _view_key, offset, size = view  # storage views of old PyTorch: a byte range of the root
+        start = offset * root.dtype.itemsize
+        return _LegacyStorage(storage_type.dtype, root.data[start : start + size * root.dtype.itemsize])
+
+
+def load_legacy(path: Path, stand_ins: dict[str, Any]) -> Any:
+    """Read a legacy-format ``torch.save`` file, admitting only tensors and ``stand_ins`` ("module.Name" -> obj)."""
+    allowed = _LEGACY_ALLOWED | stand_ins
+    with open(path, "rb") as fh:
+        header = _RestrictedUnpickler(fh, {}, 0)
+        if header.load() != LEGACY_MAGIC or header.load() != LEGACY_PROTOCOL:
+            raise pickle.UnpicklingError("not a torch.save file (wrong magic number)")
+        info = header.load()
+        if not isinstance(info, dict) or not info.get("little_endian", False):
+            raise pickle.UnpicklingError("saved on a big-endian machine, which is not supported")
+        unpickler = _RestrictedUnpickler(fh, allowed, path.stat().st_size)
+        result = unpickler.load()
+        keys = _RestrictedUnpickler(fh, {}, 0).load()
+        if not isinstance(keys, list) or sorted(keys) != sorted(unpickler.storages):
+            raise pickle.UnpicklingError("the storage list does not match the pickled tensors")
+        for key in keys:
+            storage = unpickler.storages[key]
+            (numel,) = struct.unpack("<q", fh.read(8))
+            data = fh.read(storage.data.nbytes())
+            if numel * storage.dtype.itemsize != storage.data.nbytes() or len(data) != storage.data.nbytes():
+                raise EOFError(f"storage {key} is incomplete")
+            if data:
+                torch.empty(0, dtype=torch.uint8).set_(storage.data).copy_(
+                    torch.frombuffer(bytearray(data), dtype=torch.uint8)
+                )
+    return result

@@ -26,11 +26,17 @@ def collect_inputs(paths: tuple[Path, ...], extensions: tuple[str, ...], what: s
 
 
 def plan_outputs(inputs: list[Path], output: Path, extensions: tuple[str, ...], default_ext: str) -> list[Path]:
-    """One output path per input: ``output`` itself for a single input with a known extension,
-    else files named after the inputs inside the folder ``output`` (created if missing)."""
-    if len(inputs) == 1 and output.suffix.lower() in extensions and not output.is_dir():
+    """One output path per input: ``output`` itself for a single input (unless it is a folder or ends
+    with /), else files named after the inputs inside the folder ``output`` (created if missing)."""
+    as_folder = output.is_dir() or str(output).endswith(("/", "\\"))
+    if len(inputs) == 1 and not as_folder:
+        if output.suffix.lower() not in extensions:
+            raise AudioIOError(
+                f"cannot write {output}: unknown extension {output.suffix or '(none)'}; use {', '.join(extensions)}"
+                " (or end the path with / for a folder)"
+            )
         return [output]
-    if output.suffix.lower() in extensions and not output.is_dir():
+    if output.suffix.lower() in extensions and not as_folder:
         raise AudioIOError(f"{len(inputs)} inputs need an output folder, not the file {output}; pass -o FOLDER/")
     try:
         output.mkdir(parents=True, exist_ok=True)

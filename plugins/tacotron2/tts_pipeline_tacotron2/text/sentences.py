@@ -68,18 +68,19 @@ def split_sentences(text: str, max_chars: int = MAX_CHARS) -> list[str]:
             sentences.append(line[start : match.end()].strip())
             start = match.end()
         sentences.append(line[start:].strip())
+    pieces = [piece for sentence in sentences for piece in _split_long(sentence, max_chars)]
     merged: list[str] = []
-    for sentence in sentences:
-        if not sentence:
+    for piece in pieces:
+        if not piece:
             continue
-        if merged and not _HAS_WORD.search(sentence):
-            merged[-1] = f"{merged[-1]} {sentence}"
+        if merged and not _HAS_WORD.search(piece):
+            merged[-1] = f"{merged[-1]} {piece}"
         else:
-            merged.append(sentence)
+            merged.append(piece)
     if len(merged) > 1 and not _HAS_WORD.search(merged[0]):
         merged[1] = f"{merged[0]} {merged[1]}"
         merged.pop(0)
-    return [piece for sentence in merged for piece in _split_long(sentence, max_chars)]
+    return merged
 
 
 def _split_long(sentence: str, max_chars: int) -> list[str]:

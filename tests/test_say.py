@@ -1,0 +1,167 @@
+"""Text to speech end to end: Pipeline.synthesize and `tts-pipeline say` with tiny models."""
+
+import logging
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from tts_pipeline.errors import ConfigError, TextError
+from tts_pipeline.pipeline import Pipeline
+
+FRAMES = 30  # the tiny Tacotron2 never stops on its gate: every sentence is 30 frames
+HOP = 256
+
+
+@pytest.fixture
+def pipeline(tiny_tacotron2_file, tiny_waveglow_file) -> Pipeline:
+    return Pipeline.from_config(
+        {
+            "acoustic": {"name": "tacotron2", "checkpoint": str(tiny_tacotron2_file)},
+            "vocoder": {"name": "waveglow", "checkpoint": str(tiny_waveglow_file)},
+            "runtime": {"device": "cpu", "seed": 0},
+        }
+    )
+
+
+def test_synthesize_joins_sentences_with_a_pause(pipeline, caplog):
+    with caplog.at_level(logging.WARNING, logger="tts_pipeline"):
+        audio = pipeline.synthesize("Hello there. How are you today?", pause=0.5)
+    gap = int(0.5 * 22050)
+    assert audio.sample_rate == 22050
+    assert audio.samples.shape == (2 * FRAMES * HOP + gap,)
+    assert torch.all(audio.samples[FRAMES * HOP : FRAMES * HOP + gap] == 0)
+    assert "decoder limit" in caplog.text  # the tiny model never stops: the cut is reported
+
+
+def test_seed_reproduces_and_batching_does_not_change_sentences(tiny_tacotron2_file, tiny_waveglow_file):
+    def make(batch_size, seed):
+        return Pipeline.from_config(
+            {
+                "acoustic": {"name": "tacotron2", "checkpoint": str(tiny_tacotron2_file), "batch_size": batch_size},
+                "vocoder": {"name": "waveglow", "checkpoint": str(tiny_waveglow_file), "sigma": 0.0},
+                "runtime": {"device": "cpu", "seed": seed},
+            }
+        )
+
+    text = "One. Two words. Three words here."
+    a = make(1, 5).synthesize(text).samples
+    b = make(3, 5).synthesize(text).samples
+    c = make(3, 6).synthesize(text).samples
+    assert torch.allclose(a, b, atol=1e-4)
+    assert not torch.allclose(a, c, atol=1e-4)  # prenet dropout follows the seed
+
+
+@pytest.mark.parametrize("text", ["", "   \n\t", "?!...,;", "\U0001f600\U0001f680", "{XX YY}", "{HH AH0"])
+def test_unspeakable_text(pipeline, text):
+    with pytest.raises(TextError):
+        pipeline.synthesize(text)
+
+
+def test_synthesis_needs_an_acoustic_model(tiny_waveglow_file):
+    pipeline = Pipeline.from_config({"vocoder": {"checkpoint": str(tiny_waveglow_file)}, "runtime": {"device": "cpu"}})
+    with pytest.raises(ConfigError, match="acoustic"):
+        pipeline.synthesize("Hello.")
+
+
+def test_long_text_streams_in_bounded_batches(pipeline):
+    words = " ".join(["word"] * 10_000)
+    text = ". ".join(words[i : i + 400] for i in range(0, len(words), 400))
+    stream = pipeline.synthesize_stream(text)
+    first = next(stream)  # the first sentence arrives without decoding the rest
+    assert first.audio.shape == (FRAMES * HOP,)
+    assert len(first.text) <= 400
+    stream.close()
+
+
+def run_cli(*args, stdin=None):
+    return subprocess.run([sys.executable, "-m", "tts_pipeline", *args], capture_output=True, input=stdin, timeout=300)
+
+
+def test_say_cli_to_file_with_plot(tmp_path, tiny_tacotron2_file, tiny_waveglow_file):
+    out, png = tmp_path / "hello.wav", tmp_path / "hello.png"
+    proc = run_cli(
+        "say",
+        "Hello, world. This is a test.",
+        "--acoustic-checkpoint",
+        str(tiny_tacotron2_file),
+        "--checkpoint",
+        str(tiny_waveglow_file),
+        "--device",
+        "cpu",
+        "--plot",
+        str(png),
+        "-o",
+        str(out),
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    data, rate = sf.read(out)
+    assert rate == 22050 and len(data) == 2 * FRAMES * HOP + int(0.25 * 22050)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert b"decoder limit" in proc.stderr
+
+
+def test_say_cli_stdin_to_raw_pcm_stdout(tiny_tacotron2_file, tiny_waveglow_file):
+    proc = run_cli(
+        "say",
+        "-",
+        "--acoustic-checkpoint",
+        str(tiny_tacotron2_file),
+        "--checkpoint",
+        str(tiny_waveglow_file),
+        "--device",
+        "cpu",
+        "-o",
+        "-",
+        stdin=b"Words from a pipe.",
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    pcm = np.frombuffer(proc.stdout, dtype="<i2")
+    assert pcm.size == FRAMES * HOP
+
+
+@pytest.mark.parametrize(
+    "text, needle",
+    [("   ", "empty"), ("!!!", "no letters"), ("\U0001f600", "no letters"), ("{QQ1}", "QQ1")],
+)
+def test_say_cli_text_errors(tmp_path, tiny_tacotron2_file, tiny_waveglow_file, text, needle):
+    out = tmp_path / "x.wav"
+    proc = run_cli(
+        "say",
+        text,
+        "--acoustic-checkpoint",
+        str(tiny_tacotron2_file),
+        "--checkpoint",
+        str(tiny_waveglow_file),
+        "--device",
+        "cpu",
+        "-o",
+        str(out),
+    )
+    err = proc.stderr.decode()
+    assert proc.returncode == 2 and err.count("\n") == 1 and needle in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_say_without_checkpoints_explains_downloads(tmp_path):
+    proc = run_cli("say", "Hello.", "-o", str(tmp_path / "x.wav"))
+    err = proc.stderr.decode()
+    assert proc.returncode == 2 and "tacotron2_statedict.pt" in err and err.count("\n") == 1
+
+
+def test_say_with_a_waveglow_file_as_acoustic_model(tmp_path, tiny_waveglow_file):
+    proc = run_cli(
+        "say",
+        "Hello.",
+        "--acoustic-checkpoint",
+        str(tiny_waveglow_file),
+        "--checkpoint",
+        str(tiny_waveglow_file),
+        "-o",
+        str(tmp_path / "x.wav"),
+    )
+    err = proc.stderr.decode()
+    assert proc.returncode == 2 and "waveglow" in err.lower() and err.count("\n") == 1
