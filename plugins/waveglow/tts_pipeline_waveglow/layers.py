@@ -60,13 +60,16 @@ class Invertible1x1Conv(nn.Module):
 
     def __init__(self, c: int) -> None:
         super().__init__()
-        q, _ = torch.linalg.qr(torch.randn(c, c))
+        # built on the CPU even under a meta-device context (the sign test needs real numbers)
+        q, _ = torch.linalg.qr(torch.randn(c, c, device="cpu"))
         if torch.det(q) < 0:
             q[:, 0] = -q[:, 0]
         self.conv = nn.Conv1d(c, c, kernel_size=1, bias=False)
         with torch.no_grad():
             self.conv.weight.copy_(q.unsqueeze(-1))
         self.register_buffer("w_inverse", torch.empty(0), persistent=False)
+        # new weights from a checkpoint make a cached inverse stale
+        self.register_load_state_dict_post_hook(lambda module, _: module._refresh_inverse())
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x: [B, c, T] -> (W x [B, c, T], log|det W| scalar, per time step and batch item)."""
@@ -83,6 +86,10 @@ class Invertible1x1Conv(nn.Module):
         # float64 so the inverse of a near-orthonormal matrix is exact to fp32 precision
         w = self.conv.weight.squeeze(-1).double()
         return torch.linalg.inv(w).to(self.conv.weight.dtype).unsqueeze(-1)
+
+    def _refresh_inverse(self) -> None:
+        if self.w_inverse.numel():
+            self.cache_inverse()
 
     @torch.no_grad()
     def cache_inverse(self) -> None:

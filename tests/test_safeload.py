@@ -1,0 +1,179 @@
+"""Safe checkpoint loading: crafted pickles are refused before any of their code runs."""
+
+from __future__ import annotations
+
+import argparse
+import builtins
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from torch import nn
+
+from tts_pipeline.errors import CheckpointError
+from tts_pipeline.safeload import PickledModule, inert_function, safe_torch_load
+
+FORMATS = [pytest.param(False, id="zip"), pytest.param(True, id="legacy")]
+
+
+def save(obj, path, legacy: bool) -> None:
+    torch.save(obj, path, _use_new_zipfile_serialization=not legacy)
+
+
+class Payload:
+    """Pickles as a call of ``function(*args)``: what a malicious checkpoint runs on an unrestricted load."""
+
+    def __init__(self, function, *args):
+        self.function, self.args = function, args
+
+    def __reduce__(self):
+        return (self.function, self.args)
+
+
+def payloads(marker) -> dict[str, Payload]:
+    """Each creates ``marker`` when unpickled without restriction."""
+    code = f"open({str(marker)!r}, 'w').close()"
+    return {
+        "os.system": Payload(os.system, f"touch '{marker}'"),
+        "subprocess": Payload(subprocess.call, ["touch", str(marker)]),
+        "eval": Payload(builtins.eval, code),
+        "exec": Payload(builtins.exec, code),
+    }
+
+
+@pytest.mark.parametrize("legacy", FORMATS)
+@pytest.mark.parametrize("name", ["os.system", "subprocess", "eval", "exec"])
+def test_code_execution_payloads_are_refused(tmp_path, legacy, name):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pt"
+    save({"state_dict": {"w": torch.ones(2)}, "x": payloads(marker)[name]}, path, legacy)
+
+    with pytest.raises(CheckpointError, match="refusing to load") as error:
+        safe_torch_load(path)
+
+    assert not marker.exists()
+    message = str(error.value)
+    assert "\n" not in message and "only load checkpoints from sources you trust" in message
+    assert {"os.system": "system", "subprocess": ".call", "eval": "eval", "exec": "exec"}[name] in message
+
+
+@pytest.mark.parametrize("legacy", FORMATS)
+def test_module_with_import_side_effects_is_never_imported(tmp_path, monkeypatch, legacy):
+    marker = tmp_path / "imported"
+    (tmp_path / "side_effect_module.py").write_text(f"open({str(marker)!r}, 'w').close()\n\nclass Thing:\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import side_effect_module  # noqa: PLC0415 (needed to pickle an instance)
+
+    path = tmp_path / "thing.pt"
+    save({"thing": side_effect_module.Thing()}, path, legacy)
+    del sys.modules["side_effect_module"]
+    marker.unlink()
+
+    with pytest.raises(CheckpointError, match="side_effect_module.Thing"):
+        safe_torch_load(path)
+
+    assert not marker.exists() and "side_effect_module" not in sys.modules
+
+
+@pytest.mark.parametrize("legacy", FORMATS)
+def test_other_classes_are_refused_with_their_name(tmp_path, legacy):
+    path = tmp_path / "hparams.pt"
+    save({"hparams": argparse.Namespace(lr=1e-3), "state_dict": {}}, path, legacy)
+    with pytest.raises(CheckpointError, match="it names argparse.Namespace, which is neither a tensor"):
+        safe_torch_load(path)
+
+
+def test_legacy_module_reader_refuses_payloads_after_a_module(tmp_path):
+    """Legacy whole-module pickles take the restricted fallback reader; it must refuse globals too."""
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil_module.pt"
+    save({"model": nn.Linear(2, 2), "x": payloads(marker)["os.system"]}, path, legacy=True)
+
+    with pytest.raises(CheckpointError, match="it names posix.system"):
+        safe_torch_load(path, pickled_classes=["torch.nn.modules.linear.Linear"])
+
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("legacy", FORMATS)
+def test_pickled_module_becomes_inert_data(tmp_path, legacy):
+    linear = nn.Linear(3, 2)
+    path = tmp_path / "linear.pt"
+    save({"model": linear, "step": 4}, path, legacy)
+
+    with pytest.raises(CheckpointError, match="torch.nn.modules.linear.Linear"):
+        safe_torch_load(path)  # not admitted unless asked for
+    loaded = safe_torch_load(path, pickled_classes=["torch.nn.modules.linear.Linear"])
+
+    model = loaded["model"]
+    assert isinstance(model, PickledModule) and not isinstance(model, nn.Module)
+    assert model.pickled_name == "torch.nn.modules.linear.Linear"
+    assert vars(model)["in_features"] == 3 and loaded["step"] == 4
+    assert torch.equal(vars(model)["_parameters"]["weight"], linear.weight)
+    assert torch.equal(vars(model)["_parameters"]["bias"], linear.bias)
+
+
+class OldBackend:
+    """Pickles like the ``_backend`` attribute of a PyTorch <= 1.0 module."""
+
+    def __reduce__(self):
+        import torch.nn.backends.thnn
+
+        return (torch.nn.backends.thnn._get_thnn_function_backend, ())
+
+
+@pytest.mark.parametrize("legacy", FORMATS)
+def test_inert_function_stand_in(tmp_path, legacy):
+    path = tmp_path / "backend.pt"
+    save({"backend": OldBackend()}, path, legacy)
+    name = "torch.nn.backends.thnn._get_thnn_function_backend"
+    with pytest.raises(CheckpointError, match=name):
+        safe_torch_load(path)
+    assert safe_torch_load(path, stand_ins=[(inert_function(name), name)]) == {"backend": None}
+
+
+@pytest.mark.parametrize("legacy", FORMATS)
+def test_shared_storages_round_trip(tmp_path, legacy):
+    base = torch.arange(12, dtype=torch.float32)
+    obj = {"a": base, "b": base[3:9].view(2, 3), "c": torch.tensor([1, 2], dtype=torch.int64), "m": nn.Linear(2, 1)}
+    path = tmp_path / "shared.pt"
+    save(obj, path, legacy)
+
+    loaded = safe_torch_load(path, pickled_classes=["torch.nn.modules.linear.Linear"])
+
+    assert torch.equal(loaded["a"], base) and torch.equal(loaded["b"], base[3:9].view(2, 3))
+    assert loaded["c"].dtype == torch.int64 and loaded["c"].tolist() == [1, 2]
+    loaded["a"][3] = -1.0  # still one storage, as saved
+    assert loaded["b"][0, 0] == -1.0
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(CheckpointError, match="not found"):
+        safe_torch_load(tmp_path / "nothing.pt")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", os.urandom(4096), b"This is a README, not a checkpoint.\n" * 20, b"\x80\x02K\x01."],
+    ids=["empty", "random", "text", "plain-pickle"],
+)
+def test_non_checkpoints(tmp_path, content):
+    path = tmp_path / "bad.pt"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError) as error:
+        safe_torch_load(path)
+    assert "\n" not in str(error.value) and str(path) in str(error.value)
+
+
+@pytest.mark.parametrize("legacy", FORMATS)
+@pytest.mark.parametrize("with_module", [False, True], ids=["state-dict", "module"])
+def test_truncated_checkpoints(tmp_path, legacy, with_module):
+    path = tmp_path / "half.pt"
+    content = nn.Conv1d(8, 8, 3) if with_module else {"w": torch.randn(64, 64)}
+    save({"model": content}, path, legacy)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(CheckpointError, match="truncated") as error:
+        safe_torch_load(path, pickled_classes=["torch.nn.modules.conv.Conv1d"])
+    assert "\n" not in str(error.value)
