@@ -61,9 +61,53 @@ class MelFormat:
 NVIDIA = MelFormat(
     name="nvidia",
     description=(
-        "NVIDIA Tacotron2/WaveGlow: 22050 Hz, n_fft 1024, hop 256, "
-        "80 Slaney bands 0-8000 Hz, ln(max(mel, 1e-5))"
+        "NVIDIA Tacotron2/WaveGlow: 22050 Hz, n_fft 1024, hop 256, 80 Slaney bands 0-8000 Hz, ln(max(mel, 1e-5))"
     ),
 )
 
-PRESETS: tuple[MelFormat, ...] = (NVIDIA,)
+RAYHANE = MelFormat(
+    name="rayhane",
+    n_fft=2048,
+    hop_length=275,
+    win_length=1100,
+    fmin=55.0,
+    fmax=7600.0,
+    power=2.0,
+    compression="db",
+    min_level_db=-100.0,
+    ref_level_db=20.0,
+    normalization="symmetric",
+    max_abs_value=4.0,
+    clip_normalized=True,
+    pad_mode="constant",
+    layout="frames_first",
+    description=(
+        "Rayhane-mamah Tacotron-2 (latest defaults): n_fft 2048, hop 275, win 1100, 55-7600 Hz, power 2, "
+        "dB normalised to [-4, 4], [frames, 80]"
+    ),
+)
+
+HANSONROBOTICS = MelFormat(
+    name="hansonrobotics",
+    n_fft=1024,
+    hop_length=256,
+    win_length=1024,
+    fmin=95.0,
+    fmax=7600.0,
+    power=1.0,
+    preemphasis=0.97,
+    stft="lws",
+    compression="db",
+    min_level_db=-100.0,
+    ref_level_db=20.0,
+    normalization="symmetric",
+    max_abs_value=4.0,
+    clip_normalized=True,
+    layout="frames_first",
+    description=(
+        "hansonrobotics/Tacotron-2 fork (Nov 2018): n_fft 1024, hop 256, lws STFT, 95-7600 Hz, pre-emphasis "
+        "0.97, dB normalised to [-4, 4], [frames, 80]"
+    ),
+)
+
+PRESETS: tuple[MelFormat, ...] = (NVIDIA, RAYHANE, HANSONROBOTICS)

@@ -5,9 +5,10 @@ Chain: pre-emphasis -> STFT -> |X| ** power -> mel filterbank -> ln or dB -> nor
 STFT framing: ``stft="torch"`` is librosa/torch framing with a periodic Hann window of win_length
 (zero-padded to n_fft, centred), frames centred on t * hop when ``center`` (padding n_fft // 2 each side
 with ``pad_mode``). ``stft="lws"`` imitates the lws package used by Rayhane-style models with
-use_lws=True: analysis window sqrt(periodic Hann), the signal zero-padded by n_fft - hop at the start, so
-frame t covers samples [t * hop - (n_fft - hop), t * hop + hop) — centred n_fft / 2 - hop samples earlier
-than torch framing. This follows lws's documented defaults; it is not bit-exact to the lws package.
+use_lws=True: lws's default analysis window sqrt(hann(k + 1/2) * 2 hop / win_length), and the signal
+zero-padded by n_fft - hop at the start, so frame t covers samples [t * hop - (n_fft - hop), t * hop + hop),
+centred n_fft / 2 - hop samples earlier than torch framing. This follows lws's defaults; it is not
+checked bit for bit against the lws package (not installable here).
 """
 
 from __future__ import annotations
@@ -21,17 +22,27 @@ from .filterbank import mel_filterbank
 from .formats import NVIDIA, MelFormat
 
 
+def analysis_window(fmt: MelFormat, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """The STFT window of ``fmt``: periodic Hann, or lws's default perfect-reconstruction window
+    sqrt(hann(k + 1/2) * 2 hop / win_length) for ``stft="lws"``."""
+    n = fmt.win_length
+    if fmt.stft == "lws":
+        k = torch.arange(n, dtype=torch.float64)
+        hann = torch.sin(math.pi * (k + 0.5) / n) ** 2
+        return torch.sqrt(hann * 2 * fmt.hop_length / n).to(dtype)
+    return torch.hann_window(n, dtype=torch.float64).to(dtype)
+
+
 def stft_magnitude(audio: torch.Tensor, fmt: MelFormat) -> torch.Tensor:
     """audio [B, L] -> |STFT| [B, n_fft // 2 + 1, T] in ``fmt``'s framing (before the power)."""
+    window = analysis_window(fmt, audio.dtype).to(audio.device)
     if fmt.stft == "lws":
-        window = torch.hann_window(fmt.win_length, dtype=audio.dtype, device=audio.device).sqrt()
         pad = fmt.n_fft - fmt.hop_length
         n_frames = math.ceil((audio.shape[-1] + pad) / fmt.hop_length)
         total = (n_frames - 1) * fmt.hop_length + fmt.n_fft
         x = nn.functional.pad(audio, (pad, total - pad - audio.shape[-1]))
         spec = torch.stft(x, fmt.n_fft, fmt.hop_length, fmt.win_length, window, center=False, return_complex=True)
     else:
-        window = torch.hann_window(fmt.win_length, dtype=audio.dtype, device=audio.device)
         spec = torch.stft(
             audio,
             fmt.n_fft,
