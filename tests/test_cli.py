@@ -259,3 +259,73 @@ def test_console_script_exit_code_and_no_traceback(tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "Traceback" not in proc.stderr
+
+
+def test_vocode_a_rayhane_output_folder(tmp_path, speech_clip, tiny_waveglow_file):
+    from tts_pipeline.audio.formats import RAYHANE
+    from tts_pipeline.audio.io import read_audio
+    from tts_pipeline.audio.mel import compute_mel
+
+    audio, _ = read_audio(speech_clip)
+    mel = compute_mel(audio[:22050], RAYHANE).T.numpy()  # [frames, 80], as those models save
+    evals = tmp_path / "tacotron_output" / "eval"
+    evals.mkdir(parents=True)
+    np.save(evals / "mel-batch_0_sentence_0.npy", mel)
+    np.save(evals / "mel-batch_0_sentence_1.npy", mel[:40])
+    np.save(evals / "stray.npy", mel)  # not listed in map.txt: not vocoded
+    (evals / "map.txt").write_text(
+        "Eyewitnesses|tacotron_output/eval/mel-batch_0_sentence_0.npy|0\n"
+        "Second one|tacotron_output/eval/mel-batch_0_sentence_1.npy|0\n"
+    )
+    out = tmp_path / "wavs"
+    code, _, err = run(
+        "vocode", str(evals), "--mel-format", "rayhane", "--checkpoint", str(tiny_waveglow_file), "-o", str(out)
+    )
+    assert code == 0, err
+    assert sorted(p.name for p in out.iterdir()) == [
+        "map.txt",
+        "mel-batch_0_sentence_0.wav",
+        "mel-batch_0_sentence_1.wav",
+    ]
+    assert (out / "map.txt").read_text().splitlines()[0] == "Eyewitnesses|mel-batch_0_sentence_0.wav|0"
+    frames = round(mel.shape[0] * 275 / 256)  # hop 275 -> 256
+    assert sf.info(out / "mel-batch_0_sentence_0.wav").frames == frames * 256
+
+
+def test_rayhane_mel_given_as_nvidia_is_refused(tmp_path, speech_clip, tiny_waveglow_file):
+    from tts_pipeline.audio.formats import HANSONROBOTICS
+    from tts_pipeline.audio.io import read_audio
+    from tts_pipeline.audio.mel import compute_mel
+
+    audio, _ = read_audio(speech_clip)
+    np.save(tmp_path / "m.npy", compute_mel(audio, HANSONROBOTICS).T.numpy())
+    code, _, err = run(
+        "vocode", str(tmp_path / "m.npy"), "--checkpoint", str(tiny_waveglow_file), "-o", str(tmp_path / "o.wav")
+    )
+    assert_user_error(code, err, "--mel-format rayhane")
+    code, _, err = run(
+        "vocode",
+        str(tmp_path / "m.npy"),
+        "--checkpoint",
+        str(tiny_waveglow_file),
+        "--force-format",
+        "-o",
+        str(tmp_path / "o.wav"),
+    )
+    assert code == 0, err
+    code, _, err = run(
+        "vocode",
+        str(tmp_path / "m.npy"),
+        "--checkpoint",
+        str(tiny_waveglow_file),
+        "--mel-format",
+        "hansonrobotics",
+        "-o",
+        str(tmp_path / "p.wav"),
+    )
+    assert code == 0, err
+
+
+def test_formats_command_lists_presets():
+    code, out, _ = run("formats", "-v")
+    assert code == 0 and "hansonrobotics" in out and "hop_length = 275" in out

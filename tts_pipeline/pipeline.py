@@ -103,12 +103,14 @@ class Pipeline:
         return self.vocoder.sample_rate
 
     def resolve_format(self, mel_format: MelFormat | str | None) -> MelFormat:
-        """A MelFormat from a registered name, or the vocoder's own format when None."""
+        """A MelFormat from a registered name, a .toml/.json file or an hparams string; None: the vocoder's."""
         if mel_format is None:
             return self.vocoder.mel_format
         if isinstance(mel_format, MelFormat):
             return mel_format
-        return self.registry.mel_format(mel_format)
+        from .audio.format_files import resolve_format
+
+        return resolve_format(mel_format, self.registry.mel_formats)
 
     def vocode(
         self,

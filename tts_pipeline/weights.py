@@ -49,9 +49,7 @@ def load_model_file(path: str | Path) -> tuple[str, dict[str, Any], dict[str, to
             metadata = fh.metadata() or {}
         state = load_file(str(p))
     except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(
-            f"cannot read safetensors checkpoint {p}: {exc} (the file may be truncated)"
-        ) from None
+        raise CheckpointError(f"cannot read safetensors checkpoint {p}: {exc} (the file may be truncated)") from None
     if MODEL_KEY not in metadata or CONFIG_KEY not in metadata:
         raise CheckpointError(
             f"{p} is a safetensors file without tts-pipeline metadata (model type and config); "

@@ -28,10 +28,11 @@ def mel(inputs: tuple[Path, ...], output: Path, mel_format: str, layout: str) ->
 
     Writes float32 [n_mels, T] .npy (or .pt, a torch tensor as NVIDIA's tools save).
     """
+    from ..audio.format_files import resolve_format
     from ..audio.mel import compute_mel
     from ..plugins import get_registry
 
-    fmt = get_registry().mel_format(mel_format)
+    fmt = resolve_format(mel_format, get_registry().mel_formats)
     files = collect_inputs(inputs, AUDIO_INPUTS, "audio")
     outputs = plan_outputs(files, output, MEL_EXTENSIONS, ".npy")
     for src, dst in zip(files, outputs, strict=True):

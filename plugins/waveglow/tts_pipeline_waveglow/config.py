@@ -37,13 +37,10 @@ class WaveGlowConfig:
                 f"waveglow config: n_group must be even (each flow splits channels in halves), got {self.n_group}"
             )
         if self.kernel_size % 2 == 0:
-            raise ConfigError(
-                f"waveglow config: kernel_size must be odd for 'same' padding, got {self.kernel_size}"
-            )
+            raise ConfigError(f"waveglow config: kernel_size must be odd for 'same' padding, got {self.kernel_size}")
         if self.hop_length % self.n_group:
             raise ConfigError(
-                f"waveglow config: hop_length ({self.hop_length}) must be a multiple of "
-                f"n_group ({self.n_group})"
+                f"waveglow config: hop_length ({self.hop_length}) must be a multiple of n_group ({self.n_group})"
             )
         if self.upsample_kernel < self.hop_length:
             raise ConfigError(

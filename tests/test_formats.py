@@ -1,0 +1,86 @@
+"""Mel format presets, user-described formats, and the guards that refuse mels of the wrong format."""
+
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from tts_pipeline.audio.format_files import load_format_file, parse_hparams_string, resolve_format
+from tts_pipeline.audio.formats import HANSONROBOTICS, NVIDIA, RAYHANE
+from tts_pipeline.audio.guards import check_mel
+from tts_pipeline.errors import ConfigError, MelError
+from tts_pipeline.plugins import get_registry
+
+
+def test_presets_follow_the_formats_table():
+    assert (RAYHANE.n_fft, RAYHANE.hop_length, RAYHANE.win_length) == (2048, 275, 1100)
+    assert (RAYHANE.fmin, RAYHANE.fmax, RAYHANE.power, RAYHANE.preemphasis) == (55.0, 7600.0, 2.0, 0.0)
+    assert (HANSONROBOTICS.n_fft, HANSONROBOTICS.hop_length, HANSONROBOTICS.win_length) == (1024, 256, 1024)
+    assert (HANSONROBOTICS.fmin, HANSONROBOTICS.preemphasis, HANSONROBOTICS.stft) == (95.0, 0.97, "lws")
+    for fmt in (RAYHANE, HANSONROBOTICS):
+        assert (fmt.min_level_db, fmt.ref_level_db, fmt.max_abs_value) == (-100.0, 20.0, 4.0)
+        assert fmt.normalization == "symmetric" and fmt.layout == "frames_first"
+    assert {"nvidia", "rayhane", "hansonrobotics"} <= set(get_registry().mel_formats)
+
+
+def test_hparams_string_describes_the_fork():
+    fmt = parse_hparams_string(
+        "num_mels=80,n_fft=1024,hop_size=256,win_size=None,fmin=95,fmax=7600,"
+        "preemphasize=True,preemphasis=0.97,use_lws=True,magnitude_power=1"
+    )
+    ignore = {"name", "description", "pad_mode"}
+    differs = [f.name for f in dataclasses.fields(fmt) if getattr(fmt, f.name) != getattr(HANSONROBOTICS, f.name)]
+    assert set(differs) <= ignore
+
+
+def test_format_files_in_both_namings(tmp_path):
+    toml = tmp_path / "mine.toml"
+    toml.write_text("num_mels = 80\nhop_size = 200\nsample_rate = 16000\nsymmetric_mels = false\n")
+    fmt = load_format_file(toml)
+    assert fmt.name == "mine" and fmt.hop_length == 200 and fmt.sample_rate == 16000
+    assert fmt.normalization == "asymmetric" and fmt.compression == "db"
+    js = tmp_path / "nv.json"
+    js.write_text(json.dumps({"n_mels": 80, "fmax": 8000.0, "compression": "ln"}))
+    assert load_format_file(js).compression == "ln"
+    assert resolve_format(str(js), get_registry().mel_formats).name == "nv"
+    assert resolve_format("hop_size=300", {}).hop_length == 300
+
+
+@pytest.mark.parametrize(
+    "make, needle",
+    [
+        (lambda p: p.write_text("num_melz = 80\n"), "num_melz"),
+        (lambda p: p.write_text("hop_size = 'x'\n"), "hop_length"),
+        (lambda p: p.write_text("not toml ["), "not valid"),
+    ],
+)
+def test_bad_format_files(tmp_path, make, needle):
+    path = tmp_path / "bad.toml"
+    make(path)
+    with pytest.raises(ConfigError, match=needle):
+        load_format_file(path)
+
+
+def test_unknown_format_name():
+    with pytest.raises(ConfigError, match="unknown mel format 'nope'"):
+        resolve_format("nope", get_registry().mel_formats)
+    with pytest.raises(ConfigError, match="key=value"):
+        parse_hparams_string("num_mels")
+
+
+def test_guards():
+    nvidia_like = torch.rand(80, 50) * -10
+    check_mel(nvidia_like, NVIDIA)
+    rayhane_like = torch.rand(80, 50) * 8 - 4
+    with pytest.raises(MelError, match="Rayhane-style.*--mel-format rayhane"):
+        check_mel(rayhane_like, NVIDIA)
+    check_mel(rayhane_like, NVIDIA, force=True)
+    check_mel(rayhane_like, RAYHANE)
+    with pytest.raises(MelError, match="NVIDIA"):
+        check_mel(nvidia_like, RAYHANE)
+    with pytest.raises(MelError, match="1025 bands.*linear spectrogram"):
+        check_mel(torch.zeros(1025, 5), NVIDIA, force=True)
+    for bad, needle in [(torch.zeros(80, 0), "zero frames"), (torch.full((80, 3), float("nan")), "NaN")]:
+        with pytest.raises(MelError, match=needle):
+            check_mel(bad, NVIDIA, force=True)
