@@ -114,7 +114,7 @@ def test_misspelt_hook_fails_loudly():
 
 def test_every_hook_is_documented_with_its_arguments():
     hooks = [f for name, f in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("register_")]
-    assert len(hooks) == 6
+    assert len(hooks) == 7
     for hook in hooks:
         doc = inspect.getdoc(hook)
         assert doc, hook.__name__

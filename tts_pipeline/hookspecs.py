@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 
     from .audio.formats import MelFormat
     from .stages import AcousticModelType, AudioProcessorFactory, MelProcessorFactory, VocoderType
+    from .training.task import TrainTask
+
+    TrainTaskType = type[TrainTask]
 
 hookspec = pluggy.HookspecMarker("tts_pipeline")
 hookimpl = pluggy.HookimplMarker("tts_pipeline")
@@ -71,6 +74,16 @@ def register_audio_processors(register: Callable[[str, AudioProcessorFactory], N
         register: call ``register(name, factory)``. The pipeline calls ``factory(context)`` once
             when it is built; the factory returns a callable ``audio [B, samples] -> audio [B, samples]``,
             or ``None`` when it does not apply (wrong vocoder, or disabled by its options).
+    """
+
+
+@hookspec
+def register_trainers(register: Callable[[TrainTaskType], None]) -> None:
+    """Register training tasks (how to build, feed and score a model for ``tts-pipeline train``).
+
+    Args:
+        register: call ``register(cls)`` with a subclass of :class:`tts_pipeline.training.task.TrainTask`;
+            ``cls.name`` is the name users train it by (``tts-pipeline train waveglow``).
     """
 
 

@@ -53,6 +53,7 @@ class Registry:
     mel_formats: dict[str, MelFormat] = field(default_factory=dict)
     mel_processors: dict[str, MelProcessorFactory] = field(default_factory=dict)
     audio_processors: dict[str, AudioProcessorFactory] = field(default_factory=dict)
+    trainers: dict[str, type] = field(default_factory=dict)
 
     def vocoder(self, name: str) -> VocoderType:
         return _lookup(self.vocoders, name, "vocoder", "--vocoder")
@@ -62,6 +63,9 @@ class Registry:
 
     def mel_format(self, name: str) -> MelFormat:
         return _lookup(self.mel_formats, name, "mel format", "--mel-format")
+
+    def trainer(self, name: str) -> type:
+        return _lookup(self.trainers, name, "trainable model", "tts-pipeline train MODEL")
 
 
 def _lookup(table: dict, name: str, what: str, flag: str):
@@ -95,6 +99,7 @@ def get_registry() -> Registry:
     hook.register_mel_formats(register=_adder(reg.mel_formats, "mel format"))
     hook.register_mel_processors(register=_adder(reg.mel_processors, "mel processor"))
     hook.register_audio_processors(register=_adder(reg.audio_processors, "audio processor"))
+    hook.register_trainers(register=_adder(reg.trainers, "trainer"))
     return reg
 
 

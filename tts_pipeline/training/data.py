@@ -1,0 +1,77 @@
+"""Training data: ``path|text`` file lists and the audio they name."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..audio.io import read_audio
+from ..errors import AudioIOError, ConfigError, TTSError
+
+log = logging.getLogger("tts_pipeline")
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One line of a file list: an audio file (absolute path) and its text."""
+
+    audio: Path
+    text: str
+
+
+def read_filelist(path: str | Path) -> list[Utterance]:
+    """Parse ``path|text`` lines (paths relative to the list's folder; blank lines skipped)."""
+    p = Path(path)
+    try:
+        lines = p.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read file list {p}: {exc}") from None
+    items = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        audio, sep, text = line.partition("|")
+        if not sep:
+            raise ConfigError(f"{p} line {number}: expected 'path|text', got {line[:60]!r}")
+        audio_path = Path(audio.strip())
+        items.append(Utterance((p.parent / audio_path).resolve() if not audio_path.is_absolute() else audio_path, text))
+    if not items:
+        raise ConfigError(f"file list {p} is empty")
+    return items
+
+
+def trim_silence(audio: torch.Tensor, sample_rate: int, threshold_db: float = -40.0) -> torch.Tensor:
+    """Cut leading and trailing audio quieter than ``threshold_db`` below the peak (20 ms frames)."""
+    frame = max(1, sample_rate // 50)
+    n = audio.numel() // frame
+    if n == 0:
+        return audio
+    energy = audio[: n * frame].view(n, frame).pow(2).mean(dim=1).clamp(min=1e-12)
+    db = 10 * torch.log10(energy / energy.max())
+    loud = (db > threshold_db).nonzero()
+    if loud.numel() == 0:
+        return audio
+    return audio[int(loud[0]) * frame : (int(loud[-1]) + 1) * frame]
+
+
+def load_training_audio(
+    utterance: Utterance, sample_rate: int, resample: bool = True, trim: bool = False
+) -> torch.Tensor | None:
+    """Audio [L] of an utterance at ``sample_rate``, or None (with a warning naming the file) when it
+    cannot be used. With ``resample`` False, a file at another rate is refused rather than converted."""
+    try:
+        import soundfile as sf
+
+        rate = sf.info(str(utterance.audio)).samplerate
+        if rate != sample_rate and not resample:
+            raise AudioIOError(f"{utterance.audio} is at {rate} Hz, the model needs {sample_rate} Hz")
+        audio, _ = read_audio(utterance.audio, sample_rate)
+    except (TTSError, RuntimeError, OSError) as exc:
+        log.warning("skipping %s: %s", utterance.audio, " ".join(str(exc).split()))
+        return None
+    if trim:
+        audio = trim_silence(audio, sample_rate)
+    return audio
