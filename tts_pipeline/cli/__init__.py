@@ -12,6 +12,7 @@ from .convert import convert
 from .info import formats, plugins
 from .mel import mel
 from .say import say
+from .train import train
 from .vocode import vocode
 
 
@@ -21,7 +22,7 @@ def cli() -> None:
     """Text -> mel -> audio with pluggable acoustic models and vocoders (Tacotron2, WaveGlow)."""
 
 
-for command in (say, vocode, mel, convert, plugins, formats):
+for command in (say, vocode, mel, convert, train, plugins, formats):
     cli.add_command(command)
 
 

@@ -1,0 +1,135 @@
+"""The core training loop: learning, exact resume, checkpoints, NaN handling, 2-process data parallelism."""
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from tts_pipeline.errors import ConfigError, TTSError
+from tts_pipeline.training.checkpoints import latest_checkpoint, load_training_state
+from tts_pipeline.training.config import TrainConfig
+from tts_pipeline.training.loop import Trainer
+
+FAKES = Path(__file__).parent / "training_fakes.py"
+
+
+def fakes():
+    spec = importlib.util.spec_from_file_location("training_fakes", FAKES)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["training_fakes"] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+def filelist(tmp_path: Path, n: int = 24) -> str:
+    path = tmp_path / "list.txt"
+    path.write_text("".join(f"wavs/{i}.wav|text {i}\n" for i in range(n)))
+    return str(path)
+
+
+def train(tmp_path, out, resume=False, options=None, **overrides):
+    module = fakes()
+    values = dict(
+        filelist=filelist(tmp_path),
+        output_dir=str(tmp_path / out),
+        steps=6,
+        batch_size=4,
+        learning_rate=0.01,
+        checkpoint_every=3,
+        val_every=3,
+        num_workers=0,
+        seed=7,
+        device="cpu",
+    )
+    config = TrainConfig(**{**values, **overrides})
+    task = module.FakeTask(options or module.FakeOptions(dropout=0.3))
+    trainer = Trainer(task, config, resume=resume)
+    trainer.run()
+    return trainer
+
+
+def params(trainer):
+    return {k: v.clone() for k, v in trainer.model.state_dict().items()}
+
+
+def test_loss_decreases_and_logs(tmp_path):
+    trainer = train(tmp_path, "run", steps=60, val_filelist=filelist(tmp_path, 8), checkpoint_every=20, val_every=20)
+    records = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    losses = [r["loss"] for r in records if r["kind"] == "train"]
+    assert losses[-1] < 0.5 * losses[0]
+    assert any(r["kind"] == "val" for r in records) and all("steps_per_s" in r for r in records if r["kind"] == "train")
+    names = sorted(p.name for p in (tmp_path / "run").iterdir() if p.name.startswith(("checkpoint", "model")))
+    assert names == [
+        f"{kind}_{s:08d}.{ext}" for kind, ext in (("checkpoint", "pt"), ("model", "safetensors")) for s in (20, 40, 60)
+    ]
+    assert trainer.step == 60
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_resume_continues_exactly(tmp_path, workers):
+    straight = params(train(tmp_path, "straight", num_workers=workers))
+    train(tmp_path, "interrupted", steps=3, num_workers=workers)
+    state = load_training_state(latest_checkpoint(tmp_path / "interrupted"))
+    assert state["step"] == 3
+    resumed = train(tmp_path, "interrupted", resume=True, num_workers=workers)
+    assert resumed.step == 6
+    for key, value in params(resumed).items():
+        assert torch.equal(value, straight[key]), key
+
+
+def test_keep_last_prunes_old_checkpoints(tmp_path):
+    train(tmp_path, "run", steps=8, checkpoint_every=2, keep_last=2)
+    assert sorted(p.name for p in (tmp_path / "run").glob("checkpoint_*")) == [
+        "checkpoint_00000006.pt",
+        "checkpoint_00000008.pt",
+    ]
+
+
+def test_nan_losses_are_skipped_then_stop_the_run(tmp_path, caplog):
+    module = fakes()
+    with pytest.raises(TTSError, match="NaN/Inf for 3 steps in a row"):
+        train(tmp_path, "nan", options=module.FakeOptions(nan_after=2), max_bad_steps=3)
+    assert "loss is NaN or Inf; step skipped" in caplog.text
+
+
+def test_resume_without_checkpoint_and_missing_filelist(tmp_path):
+    with pytest.raises(ConfigError, match="nothing to resume"):
+        train(tmp_path, "empty", resume=True)
+    module = fakes()
+    with pytest.raises(ConfigError, match="--filelist"):
+        Trainer(module.FakeTask(module.FakeOptions()), TrainConfig(device="cpu"))
+
+
+DDP_SCRIPT = """
+import importlib.util, sys, torch
+spec = importlib.util.spec_from_file_location("training_fakes", {fakes!r})
+fakes = importlib.util.module_from_spec(spec); sys.modules["training_fakes"] = fakes; spec.loader.exec_module(fakes)
+from tts_pipeline.training.config import TrainConfig
+from tts_pipeline.training.loop import Trainer
+config = TrainConfig(filelist={filelist!r}, output_dir={out!r}, steps=2, batch_size={batch}, learning_rate=0.05,
+                     checkpoint_every=2, num_workers=0, seed=3, device="cpu")
+trainer = Trainer(fakes.FakeTask(fakes.FakeOptions(dropout=0.0)), config)
+trainer.run()
+trainer.close()
+"""
+
+
+def test_two_gloo_processes_match_one_process_on_the_combined_batch(tmp_path):
+    lst = filelist(tmp_path, 16)
+    runs = {}
+    for name, nproc, batch in (("single", 1, 4), ("ddp", 2, 2)):
+        script = tmp_path / f"{name}.py"
+        out = str(tmp_path / name)
+        script.write_text(DDP_SCRIPT.format(fakes=str(FAKES), filelist=lst, out=out, batch=batch))
+        launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"]
+        proc = subprocess.run([*launcher, str(script)], capture_output=True, text=True, timeout=240)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        runs[name] = load_training_state(latest_checkpoint(Path(out)))["state_dict"]
+    for key, value in runs["single"].items():
+        assert torch.allclose(value, runs["ddp"][key], atol=1e-6), key
+    start = fakes().FakeTask(fakes().FakeOptions()).build_model()
+    assert not all(torch.equal(v, runs["single"][k]) for k, v in start.state_dict().items())

@@ -1,0 +1,68 @@
+"""``tts-pipeline train``: train or fine-tune a registered model (also one rank of a torchrun job)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..errors import ConfigError
+
+
+@click.command()
+@click.argument("model")
+@click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="TOML: [train], [model]."
+)
+@click.option("--filelist", help="Training list ('path|text' lines, paths relative to the list).")
+@click.option("--val-filelist", help="Validation list (never trained on).")
+@click.option("--output-dir", help="Where checkpoints and logs go.")
+@click.option("--resume", "resume_dir", type=click.Path(file_okay=False, path_type=Path), help="Continue a run.")
+@click.option("--init-from", type=click.Path(dir_okay=False, path_type=Path), help="Warm start from weights.")
+@click.option("--preset", help="Model size preset (e.g. small, published).")
+@click.option("--steps", type=int)
+@click.option("--batch-size", type=int, help="Per process.")
+@click.option("--learning-rate", type=float)
+@click.option("--grad-accum", type=int)
+@click.option("--precision", type=click.Choice(["fp32", "fp16", "bf16"]))
+@click.option("--checkpoint-every", type=int)
+@click.option("--val-every", type=int)
+@click.option("--num-workers", type=int)
+@click.option("--device")
+@click.option("--seed", type=int)
+def train(model: str, config_path, resume_dir, init_from, preset, **flags) -> None:
+    """Train MODEL (waveglow, tacotron2, ...) on a file list; resume with --resume OUTPUT_DIR.
+
+    Multi-GPU / multi-node: torchrun --nproc_per_node N -m tts_pipeline train MODEL ...
+    """
+    from ..config import parse_options
+    from ..plugins import get_registry
+    from ..training.checkpoints import latest_checkpoint, load_training_state
+    from ..training.config import make_train_config, read_train_file
+    from ..training.loop import Trainer
+
+    task_cls = get_registry().trainer(model)
+    train_values, model_values = read_train_file(config_path) if config_path else ({}, {})
+    if resume_dir is not None:
+        latest = latest_checkpoint(resume_dir)
+        if latest is None:
+            raise ConfigError(f"nothing to resume in {resume_dir}: no checkpoint_*.pt there")
+        state = load_training_state(latest)
+        if state.get("model_name") != model:
+            raise ConfigError(f"{resume_dir} holds a {state.get('model_name')} run, not {model}")
+        train_values = {**state["train_config"], **train_values, "output_dir": str(resume_dir)}
+        model_values = {**state["task_options"], **model_values}
+    if init_from is not None and resume_dir is not None:
+        raise ConfigError("--init-from starts a new run; it cannot be combined with --resume")
+    train_values.update({k: v for k, v in flags.items() if v is not None})
+    if preset is not None:
+        model_values["preset"] = preset
+    config = make_train_config(train_values)
+    task = task_cls(parse_options(task_cls.Options, model_values, f"model ({model})"))
+    trainer = Trainer(task, config, resume=resume_dir is not None, init_from=init_from)
+    try:
+        step = trainer.run()
+    finally:
+        trainer.close()
+    if trainer.dist.is_main:
+        click.echo(f"{config.output_dir}: trained to step {step}", err=True)

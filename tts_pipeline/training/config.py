@@ -1,0 +1,83 @@
+"""Typed training configuration: the ``[train]`` table of a training config file (or CLI flags)."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from ..config import parse_options
+from ..errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+@dataclass
+class TrainConfig:
+    """How to train (every model): data, steps, optimiser, precision, checkpoints, logging."""
+
+    filelist: str | None = None  # path|text list for training
+    val_filelist: str | None = None  # path|text list for validation (never trained on)
+    output_dir: str = "runs/train"
+    steps: int = 10000  # optimiser steps in total
+    batch_size: int = 4  # per process (the global batch is batch_size * processes * grad_accum)
+    learning_rate: float = 1e-4
+    weight_decay: float = 0.0
+    grad_clip: float | None = None  # max gradient norm (Tacotron2: 1.0)
+    grad_accum: int = 1  # micro-batches per optimiser step
+    precision: Literal["fp32", "fp16", "bf16"] = "fp32"  # fp16 uses loss scaling; GPU only
+    lr_decay_start: int | None = None  # exponential decay from this step on (None: constant)
+    lr_decay_steps: int = 50000  # learning rate falls by lr_decay_rate every this many steps
+    lr_decay_rate: float = 0.5
+    min_learning_rate: float = 1e-5
+    checkpoint_every: int = 1000
+    keep_last: int = 3  # checkpoints kept (older ones deleted)
+    val_every: int = 1000
+    log_every: int = 10
+    seed: int = 1234
+    num_workers: int = 2  # data loader worker processes
+    device: str = "auto"  # auto (cuda when present), cpu, cuda
+    max_bad_steps: int = 10  # consecutive NaN/Inf losses before the run stops
+
+    def __post_init__(self) -> None:
+        positive = ("steps", "batch_size", "grad_accum", "checkpoint_every", "keep_last", "val_every", "log_every")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"train.{name} must be >= 1, not {getattr(self, name)}")
+        if self.learning_rate <= 0:
+            raise ConfigError(f"train.learning_rate must be > 0, not {self.learning_rate}")
+        if self.num_workers < 0:
+            raise ConfigError("train.num_workers must be >= 0")
+
+    def learning_rate_at(self, step: int) -> float:
+        """The learning rate for optimiser step ``step`` (0-based)."""
+        if self.lr_decay_start is None or step < self.lr_decay_start:
+            return self.learning_rate
+        decayed = self.learning_rate * self.lr_decay_rate ** ((step - self.lr_decay_start) / self.lr_decay_steps)
+        return max(decayed, self.min_learning_rate)
+
+
+def read_train_file(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A training config file -> (the [train] table, the [model] table); relative list paths resolved."""
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read training config {p}: {exc}") from None
+    unknown = set(data) - {"train", "model"}
+    if unknown:
+        raise ConfigError(f"unknown training config section {sorted(unknown)[0]!r}; expected [train] and [model]")
+    train = dict(data.get("train", {}))
+    for key in ("filelist", "val_filelist", "output_dir"):
+        if isinstance(train.get(key), str) and not Path(train[key]).is_absolute():
+            train[key] = str(p.parent / train[key])
+    return train, dict(data.get("model", {}))
+
+
+def make_train_config(values: dict[str, Any]) -> TrainConfig:
+    """Validated TrainConfig (unknown keys name themselves)."""
+    return parse_options(TrainConfig, values, "train")

@@ -1,0 +1,225 @@
+"""The training loop shared by every model: data order, optimiser, precision, checkpoints, validation.
+
+Runs as one process or as one rank of a torchrun job (DistributedDataParallel; gloo on CPUs, NCCL on
+GPUs). Resuming restores model, optimiser, loss scaler, step, data position and RNG state, so an
+interrupted run continues exactly as an uninterrupted one would have.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from ..errors import ConfigError, TTSError
+from . import checkpoints as ckpt
+from .config import TrainConfig
+from .data import read_filelist
+from .distributed import DistInfo, all_agree, barrier, mean_across, setup, teardown
+from .logger import TrainLogger
+from .sampler import ResumableSampler, SeededItems
+from .task import Batch, TrainTask
+
+log = logging.getLogger("tts_pipeline")
+
+
+class Trainer:
+    """Train ``task``'s model as ``config`` says; :meth:`run` returns the final step."""
+
+    def __init__(
+        self, task: TrainTask, config: TrainConfig, resume: bool = False, init_from: Path | None = None
+    ) -> None:
+        if not config.filelist:
+            raise ConfigError("no training file list: pass --filelist LIST (lines 'path|text')")
+        self.task, self.config = task, config
+        self.dist: DistInfo = setup(config.device)
+        self.device = self.dist.device
+        self.output_dir = Path(config.output_dir)
+        if self.dist.is_main:
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+        self.amp_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(config.precision)
+        if config.precision == "fp16" and self.device.type != "cuda":
+            raise ConfigError("precision fp16 needs a CUDA GPU; use bf16 or fp32 on the CPU")
+        self.step = 0
+        state = self._resume_state() if resume else None
+        torch.manual_seed(config.seed)
+        self.model = (task.build_from_config(state["model_config"]) if state else task.build_model()).to(self.device)
+        if init_from is not None and state is None:
+            task.warm_start(self.model, init_from)
+        self.optimizer = torch.optim.Adam(
+            self.model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+        )
+        self.scaler = torch.amp.GradScaler("cuda", enabled=config.precision == "fp16")
+        if state is not None:
+            self._restore(state)
+        self.ddp = (
+            DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+            if self.dist.enabled
+            else self.model
+        )
+        self.logger = TrainLogger(self.output_dir, enabled=self.dist.is_main)
+
+    # --- state ------------------------------------------------------------------------------
+
+    def _resume_state(self) -> dict[str, Any] | None:
+        path = ckpt.latest_checkpoint(self.output_dir)
+        if path is None:
+            raise ConfigError(f"nothing to resume in {self.output_dir}: no checkpoint_*.pt there")
+        log.info("resuming from %s", path)
+        return ckpt.load_training_state(path)
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["state_dict"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        self.step = int(state["step"])
+        ckpt.set_rng_state(state["rng"])
+
+    def save_checkpoint(self) -> None:
+        """Write checkpoint_<step>.pt and model_<step>.safetensors (main process), keep the last K."""
+        if self.dist.is_main:
+            state = {
+                "model_name": self.task.name,
+                "model_config": self.task.model_config(self.model),
+                "state_dict": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
+                "step": self.step,
+                "rng": ckpt.rng_state(),
+                "train_config": dataclasses.asdict(self.config),
+                "task_options": dataclasses.asdict(self.task.options),
+            }
+            ckpt.save_training_state(ckpt.checkpoint_path(self.output_dir, self.step), state)
+            self.task.save_model(self.model, ckpt.model_path(self.output_dir, self.step))
+            ckpt.prune(self.output_dir, self.config.keep_last)
+        barrier(self.dist)
+
+    # --- data -------------------------------------------------------------------------------
+
+    def _loader(self, filelist: str, train: bool) -> DataLoader:
+        dataset = self.task.dataset(read_filelist(filelist), train=train)
+        cfg = self.config
+        if train:
+            per_step = cfg.batch_size * self.dist.world_size * cfg.grad_accum
+            sampler = ResumableSampler(
+                len(dataset), per_step, self.dist.rank, self.dist.world_size, cfg.seed, self.step
+            )
+            dataset = SeededItems(dataset)
+        else:
+            sampler = None
+        return DataLoader(
+            dataset,
+            batch_size=cfg.batch_size,
+            sampler=sampler,
+            shuffle=False,
+            num_workers=cfg.num_workers,
+            collate_fn=self.task.collate,
+            generator=torch.Generator().manual_seed(cfg.seed),  # keeps the global RNG untouched
+            persistent_workers=cfg.num_workers > 0 and train,
+        )
+
+    def _to_device(self, batch: Batch) -> Batch:
+        return {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+
+    # --- training ---------------------------------------------------------------------------
+
+    def _autocast(self):
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def train_step(self, micro_batches: list[Batch]) -> dict[str, float] | None:
+        """One optimiser step over ``grad_accum`` micro-batches; None when the loss was NaN/Inf."""
+        cfg = self.config
+        for group in self.optimizer.param_groups:
+            group["lr"] = cfg.learning_rate_at(self.step)
+        self.optimizer.zero_grad(set_to_none=True)
+        metrics: dict[str, float] = {}
+        finite = True
+        for i, batch in enumerate(micro_batches):
+            last = i == len(micro_batches) - 1
+            sync = contextlib.nullcontext() if last or not self.dist.enabled else self.ddp.no_sync()
+            with sync:
+                with self._autocast():
+                    loss, values = self.task.loss(self.ddp, self._to_device(batch))
+                finite = finite and bool(torch.isfinite(loss.detach()).all())
+                self.scaler.scale(loss / len(micro_batches)).backward()
+            for key, value in values.items():
+                metrics[key] = metrics.get(key, 0.0) + value / len(micro_batches)
+        if not all_agree(finite, self.dist):
+            self.optimizer.zero_grad(set_to_none=True)
+            return None
+        if cfg.grad_clip is not None:
+            self.scaler.unscale_(self.optimizer)
+            metrics["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip))
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        metrics["lr"] = cfg.learning_rate_at(self.step)
+        return metrics
+
+    @torch.no_grad()
+    def validate(self, loader: DataLoader) -> float:
+        """Mean validation loss over the whole validation list (all ranks see it all)."""
+        self.model.eval()
+        total, count, first = 0.0, 0, None
+        for batch in loader:
+            if not batch:
+                continue
+            with self._autocast():
+                loss, _ = self.task.loss(self.model, self._to_device(batch))
+            total, count = total + float(loss), count + 1
+            first = first if first is not None else batch
+        self.model.train()
+        if first is not None and self.dist.is_main:
+            self.task.validation_artifacts(self.model, self._to_device(first), self.output_dir, self.step)
+        return mean_across(total / max(count, 1), self.dist)
+
+    def run(self) -> int:
+        """Train until ``config.steps``; checkpoints on the way and at the end."""
+        cfg = self.config
+        train_iter = iter(self._loader(cfg.filelist, train=True))
+        val_loader = self._loader(cfg.val_filelist, train=False) if cfg.val_filelist else None
+        bar = tqdm(total=cfg.steps, initial=self.step, disable=not self.dist.is_main, unit="step", desc=self.task.name)
+        bad_steps, started, start_step = 0, time.time(), self.step
+        self.model.train()
+        try:
+            while self.step < cfg.steps:
+                metrics = self.train_step([next(train_iter) for _ in range(cfg.grad_accum)])
+                if metrics is None:
+                    bad_steps += 1
+                    log.warning("step %d: loss is NaN or Inf; step skipped (%d in a row)", self.step, bad_steps)
+                    if bad_steps >= cfg.max_bad_steps:
+                        raise TTSError(
+                            f"the loss was NaN/Inf for {bad_steps} steps in a row at step {self.step}: lower the "
+                            "learning rate, check the data, or resume from an earlier checkpoint"
+                        )
+                    continue
+                bad_steps = 0
+                self.step += 1
+                rate = (self.step - start_step) / max(time.time() - started, 1e-9)
+                bar.update(1)
+                bar.set_postfix(loss=f"{metrics['loss']:.4f}", steps_per_s=f"{rate:.2f}")
+                if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                    self.logger.write(self.step, "train", {**metrics, "steps_per_s": rate})
+                if val_loader is not None and (self.step % cfg.val_every == 0 or self.step == cfg.steps):
+                    val_loss = self.validate(val_loader)
+                    self.logger.write(self.step, "val", {"loss": val_loss})
+                    bar.write(f"step {self.step}: validation loss {val_loss:.4f}")
+                if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
+                    self.save_checkpoint()
+        finally:
+            bar.close()
+            self.logger.close()
+        return self.step
+
+    def close(self) -> None:
+        teardown(self.dist)
