@@ -94,21 +94,21 @@ def load_config(source: str | Path | Mapping[str, Any] | PipelineConfig | None) 
     return config_from_mapping(read_config_file(path), base_dir=path.parent)
 
 
-def read_config_file(path: Path) -> dict[str, Any]:
+def read_config_file(path: Path, what: str = "config") -> dict[str, Any]:
     """Parse a .toml or .json file into a dict (ConfigError on any problem)."""
     if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
+        raise ConfigError(f"{what} file not found: {path}")
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config {path}: {exc}") from None
+        raise ConfigError(f"cannot read {what} {path}: {exc}") from None
     try:
         data = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
         kind = "JSON" if path.suffix.lower() == ".json" else "TOML"
-        raise ConfigError(f"config {path} is not valid {kind}: {exc}") from None
+        raise ConfigError(f"{what} {path} is not valid {kind}: {exc}") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"config {path} must hold a table/object at the top level")
+        raise ConfigError(f"{what} {path} must hold a table/object at the top level")
     return data
 
 
@@ -141,6 +141,18 @@ def _stage(data: Any, section: str, base_dir: Path) -> StageConfig:
         if not checkpoint.is_absolute():
             checkpoint = base_dir / checkpoint
     return StageConfig(name=name, checkpoint=checkpoint, options=options)
+
+
+def dataclass_from_dict(cls: type, data: Any, what: str) -> Any:
+    """``cls(**data)`` for a model config dict, with ConfigErrors naming a non-dict or an unknown key."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{what} must be a table/dict, got {type(data).__name__}")
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(str(key) for key in data if key not in known)
+    if unknown:
+        more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
+        raise ConfigError(f"{what}: unknown key {unknown[0]!r}{more}; known keys are {', '.join(sorted(known))}")
+    return cls(**data)
 
 
 def parse_options(cls: type, data: Mapping[str, Any], where: str) -> Any:

@@ -8,20 +8,13 @@ allow_clipping_in_normalization, use_lws, ...). Hparams start from the ``rayhane
 from __future__ import annotations
 
 import dataclasses
-import json
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..config import parse_options
+from ..config import parse_options, read_config_file
 from ..errors import ConfigError
 from .formats import RAYHANE, MelFormat
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 # Rayhane hparams name -> MelFormat field (None: handled specially)
 HPARAMS = {
@@ -89,17 +82,7 @@ def format_from_mapping(data: Mapping[str, Any], name: str, base: MelFormat | No
 def load_format_file(path: str | Path) -> MelFormat:
     """Read a mel format from a .toml or .json file (named after the file)."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read mel format file {p}: {exc}") from None
-    try:
-        data = json.loads(text) if p.suffix.lower() == ".json" else tomllib.loads(text)
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"mel format file {p} is not valid: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"mel format file {p} must hold a table of settings")
-    return format_from_mapping(data, name=p.stem)
+    return format_from_mapping(read_config_file(p, "mel format file"), name=p.stem)
 
 
 def parse_hparams_string(text: str, name: str = "hparams") -> MelFormat:

@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from tts_pipeline.config import dataclass_from_dict
 from tts_pipeline.errors import ConfigError
 
 
@@ -77,15 +78,7 @@ class Tacotron2Config:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Tacotron2Config:
         """Build from a dict; missing keys take the defaults, unknown keys raise ConfigError."""
-        if not isinstance(d, dict):
-            raise ConfigError(f"tacotron2 config must be a table/dict, got {type(d).__name__}")
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ConfigError(
-                f"tacotron2 config: unknown key {unknown[0]!r}; known keys are {', '.join(sorted(known))}"
-            )
-        return cls(**d)
+        return dataclass_from_dict(cls, d, "tacotron2 config")
 
     def replace(self, **changes: Any) -> Tacotron2Config:
         """A copy with some fields changed (validated like a new config)."""

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tts_pipeline.config import dataclass_from_dict
 from tts_pipeline.errors import ConfigError
 
 
@@ -75,17 +76,7 @@ class WaveGlowConfig:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> WaveGlowConfig:
         """Build from a mapping; missing keys take defaults, unknown keys raise ConfigError naming them."""
-        if not isinstance(d, Mapping):
-            raise ConfigError(f"waveglow config must be a table of settings, got {type(d).__name__}")
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(str(key) for key in d if key not in known)
-        if unknown:
-            raise ConfigError(
-                f"waveglow config: unknown key {unknown[0]!r}"
-                + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else "")
-                + f"; known keys are {', '.join(sorted(known))}"
-            )
-        return cls(**d)
+        return dataclass_from_dict(cls, d, "waveglow config")
 
 
 PRESETS: dict[str, WaveGlowConfig] = {
