@@ -37,3 +37,10 @@ def make_denoiser(context: StageContext):
 @hookimpl
 def register_audio_processors(register):
     register("waveglow-denoiser", make_denoiser)
+
+
+@hookimpl
+def register_trainers(register):
+    from .train_task import WaveGlowTask
+
+    register(WaveGlowTask)

@@ -1,0 +1,115 @@
+"""Training Tacotron2: batches, masked loss, learning, warm start, validation plots."""
+
+import logging
+from pathlib import Path
+
+import pytest
+import torch
+from tts_pipeline_tacotron2.checkpoint import build_tacotron2, load_tacotron2_checkpoint, save_tacotron2
+from tts_pipeline_tacotron2.train_task import Tacotron2Task, Tacotron2TrainOptions
+
+from tts_pipeline.errors import CheckpointError, ConfigError
+from tts_pipeline.training.data import Utterance, read_filelist
+
+DATA = Path(__file__).parents[3] / "tests" / "data" / "joe-lj"
+TINY = dict(
+    symbols_embedding_dim=16,
+    encoder_n_convolutions=2,
+    encoder_kernel_size=3,
+    encoder_embedding_dim=16,
+    attention_rnn_dim=24,
+    attention_dim=8,
+    attention_location_n_filters=4,
+    attention_location_kernel_size=5,
+    decoder_rnn_dim=24,
+    prenet_dim=16,
+    postnet_embedding_dim=16,
+    postnet_kernel_size=3,
+    postnet_n_convolutions=3,
+)
+
+
+def task(**options) -> Tacotron2Task:
+    return Tacotron2Task(Tacotron2TrainOptions(model=dict(TINY), **options))
+
+
+@pytest.fixture(scope="module")
+def items():
+    utterances = [u for u in read_filelist(DATA / "list.txt") if len(u.text) < 20]  # the three short clips
+    return [task().dataset(utterances, train=True)[i] for i in range(len(utterances))]
+
+
+def test_collate_pads_and_sets_gate_targets(items):
+    batch = task().collate(items)
+    lengths = batch["mel_lengths"].tolist()
+    assert batch["text_lengths"].tolist() == sorted(batch["text_lengths"].tolist(), reverse=True)
+    assert batch["mel"].shape == (3, 80, max(lengths))
+    for b, n in enumerate(lengths):
+        assert batch["gate"][b, : n - 1].sum() == 0 and batch["gate"][b, n - 1 :].eq(1).all()
+        assert batch["mel"][b, :, n:].abs().sum() == 0
+
+
+def test_loss_ignores_padding(items):
+    t = task()
+    torch.manual_seed(0)
+    model = t.build_model().eval()
+    batch = t.collate(items)
+    loss, _ = t.loss(model, batch)
+    n = int(batch["mel_lengths"].min())
+    batch["mel"][batch["mel_lengths"].argmin(), :, n:] = 5.0  # padding only
+    assert torch.allclose(t.loss(model, batch)[0], loss)
+
+
+def test_loss_decreases(items):
+    t = task()
+    torch.manual_seed(0)
+    model = t.build_model()
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+    batch = t.collate(items)
+    losses = []
+    for _ in range(30):
+        loss, metrics = t.loss(model, batch)
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        losses.append(metrics["loss"])
+    assert losses[-1] < 0.7 * losses[0]
+
+
+def test_unspeakable_text_and_bad_audio_are_skipped(tmp_path, caplog):
+    utterances = [Utterance(DATA / "wavs" / "LJ037-0003.flac", "?!"), Utterance(tmp_path / "gone.wav", "Hello")]
+    ds = task().dataset(utterances, train=True)
+    with caplog.at_level(logging.WARNING, logger="tts_pipeline"):
+        assert ds[0] is None and ds[1] is None
+    assert "LJ037-0003.flac" in caplog.text and "gone.wav" in caplog.text
+
+
+def test_warm_start_and_skip_embedding(tmp_path):
+    t = task()
+    source = t.build_model()
+    save_tacotron2(tmp_path / "t2.safetensors", source)
+    target = t.build_model()
+    t.warm_start(target, tmp_path / "t2.safetensors")
+    assert torch.equal(target.embedding.weight, source.embedding.weight)
+    other_symbols = Tacotron2Task(Tacotron2TrainOptions(model={**TINY, "n_symbols": 60}))
+    with pytest.raises(CheckpointError, match="skip_embedding"):
+        other_symbols.warm_start(other_symbols.build_model(), tmp_path / "t2.safetensors")
+    skipping = Tacotron2Task(Tacotron2TrainOptions(model={**TINY, "n_symbols": 60}, skip_embedding=True))
+    model = skipping.build_model()
+    skipping.warm_start(model, tmp_path / "t2.safetensors")
+    assert torch.equal(model.decoder.gate_layer.linear_layer.weight, source.decoder.gate_layer.linear_layer.weight)
+    assert build_tacotron2(load_tacotron2_checkpoint(tmp_path / "t2.safetensors")).config == source.config
+
+
+def test_validation_plot(tmp_path, items):
+    t = task()
+    t.validation_artifacts(t.build_model().eval(), t.collate(items), tmp_path, 12)
+    assert (tmp_path / "alignment_00000012.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_option_errors():
+    with pytest.raises(ConfigError, match="preset"):
+        Tacotron2TrainOptions(preset="giant")
+    with pytest.raises(ConfigError, match="prenet_dimm"):
+        Tacotron2TrainOptions(model={"prenet_dimm": 3})

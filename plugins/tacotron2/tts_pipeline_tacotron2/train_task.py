@@ -1,0 +1,154 @@
+"""Training Tacotron2 with the core loop: teacher forcing, masked mel MSE (before and after the postnet)
+plus the stop-gate BCE, alignment plots at validation, warm start from published weights."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch.utils.data import Dataset
+
+from tts_pipeline.audio.formats import NVIDIA
+from tts_pipeline.audio.mel import compute_mel
+from tts_pipeline.errors import CheckpointError, ConfigError, TextError
+from tts_pipeline.training.data import Utterance, load_training_audio, log
+from tts_pipeline.training.task import Batch, TrainTask
+
+from .checkpoint import load_tacotron2_checkpoint, save_tacotron2
+from .config import PRESETS, Tacotron2Config
+from .model import Tacotron2
+from .text import CMUDict, text_to_sequence
+
+
+@dataclass
+class Tacotron2TrainOptions:
+    """The ``[model]`` table for ``tts-pipeline train tacotron2``."""
+
+    preset: str = "small"  # published or small
+    model: dict[str, Any] | None = None  # overrides of Tacotron2Config fields
+    trim_silence: bool = True
+    resample: bool = True
+    skip_embedding: bool = False  # warm start: keep a fresh embedding (a new symbol set)
+    cmudict: str | None = None  # speak training words from CMUdict pronunciations
+
+    def config(self) -> Tacotron2Config:
+        if self.preset not in PRESETS:
+            raise ConfigError(f"unknown tacotron2 preset {self.preset!r}; choose from {', '.join(PRESETS)}")
+        return Tacotron2Config.from_dict({**PRESETS[self.preset].to_dict(), **(self.model or {})})
+
+    def __post_init__(self) -> None:
+        config = self.config()
+        if config.n_mel_channels != NVIDIA.n_mels:
+            raise ConfigError(f"model.n_mel_channels must be {NVIDIA.n_mels} (the NVIDIA mel WaveGlow reads)")
+
+
+class TextMelDataset(Dataset):
+    """Items: (symbol ids [N] long, NVIDIA mel [80, T]); None for unreadable audio or unspeakable text."""
+
+    def __init__(self, utterances: list[Utterance], options: Tacotron2TrainOptions) -> None:
+        self.utterances = utterances
+        self.options = options
+        self.cmudict = CMUDict(options.cmudict) if options.cmudict else None
+        self._cache: dict[int, tuple[torch.Tensor, torch.Tensor] | None] = {}
+
+    def __len__(self) -> int:
+        return len(self.utterances)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+        if index not in self._cache:
+            self._cache[index] = self._load(self.utterances[index])
+        return self._cache[index]
+
+    def _load(self, utterance: Utterance) -> tuple[torch.Tensor, torch.Tensor] | None:
+        try:
+            ids = torch.tensor(text_to_sequence(utterance.text, cmudict=self.cmudict), dtype=torch.long)
+        except TextError as exc:
+            log.warning("skipping %s: %s", utterance.audio, exc)
+            return None
+        audio = load_training_audio(utterance, NVIDIA.sample_rate, self.options.resample, self.options.trim_silence)
+        return None if audio is None else (ids, compute_mel(audio, NVIDIA))
+
+
+class Tacotron2Task(TrainTask):
+    """Tacotron 2 trained as published: teacher forcing, mel MSE + gate BCE, padding masked."""
+
+    name = "tacotron2"
+    Options = Tacotron2TrainOptions
+
+    def build_model(self) -> nn.Module:
+        return Tacotron2(self.options.config())
+
+    def build_from_config(self, config: dict[str, Any]) -> nn.Module:
+        return Tacotron2(Tacotron2Config.from_dict(config))
+
+    def model_config(self, model: nn.Module) -> dict[str, Any]:
+        return model.config.to_dict()
+
+    def warm_start(self, model: nn.Module, checkpoint: Path) -> None:
+        """Copy matching tensors from any Tacotron2 checkpoint (e.g. tacotron2_statedict.pt); with
+        ``skip_embedding`` the symbol embedding stays fresh, for a new symbol set."""
+        source = load_tacotron2_checkpoint(checkpoint).state_dict
+        target = model.state_dict()
+        for key, value in source.items():
+            if key == "embedding.weight" and self.options.skip_embedding:
+                continue
+            if key not in target:
+                continue
+            if target[key].shape != value.shape:
+                hint = " (set skip_embedding = true for a new symbol set)" if key == "embedding.weight" else ""
+                raise CheckpointError(
+                    f"{checkpoint}: {key} has shape {tuple(value.shape)}, the model {tuple(target[key].shape)}{hint}"
+                )
+            target[key] = value
+        model.load_state_dict(target)
+
+    def dataset(self, utterances: list[Utterance], train: bool) -> Dataset:
+        return TextMelDataset(utterances, self.options)
+
+    def collate(self, items: list[Any]) -> Batch:
+        """Padded batch, longest text first: text [B, N], text_lengths [B], mel [B, 80, T], mel_lengths [B],
+        gate [B, T] (1 from each utterance's last frame on)."""
+        items = sorted((i for i in items if i is not None), key=lambda item: -len(item[0]))
+        if not items:
+            return {}
+        text_lengths = torch.tensor([len(ids) for ids, _ in items])
+        mel_lengths = torch.tensor([mel.shape[1] for _, mel in items])
+        text = torch.zeros(len(items), int(text_lengths.max()), dtype=torch.long)
+        mel = torch.zeros(len(items), items[0][1].shape[0], int(mel_lengths.max()))
+        gate = torch.zeros(len(items), int(mel_lengths.max()))
+        for b, (ids, m) in enumerate(items):
+            text[b, : len(ids)] = ids
+            mel[b, :, : m.shape[1]] = m
+            gate[b, m.shape[1] - 1 :] = 1.0
+        return {"text": text, "text_lengths": text_lengths, "mel": mel, "mel_lengths": mel_lengths, "gate": gate}
+
+    def loss(self, model: nn.Module, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+        """Mean over valid frames: MSE(mel) + MSE(mel_postnet) + BCE(gate)."""
+        out = model(batch["text"], batch["text_lengths"], batch["mel"], batch["mel_lengths"])
+        valid = torch.arange(batch["mel"].shape[2], device=batch["mel"].device)[None] < batch["mel_lengths"][:, None]
+        cells = valid[:, None, :].expand_as(batch["mel"])
+        target = batch["mel"][cells]
+        mel_loss = F.mse_loss(out.mel.float()[cells], target) + F.mse_loss(out.mel_postnet.float()[cells], target)
+        gate_loss = F.binary_cross_entropy_with_logits(out.gate.float()[valid], batch["gate"][valid])
+        loss = mel_loss + gate_loss
+        return loss, {
+            "loss": float(loss.detach()),
+            "mel_loss": float(mel_loss.detach()),
+            "gate_loss": float(gate_loss.detach()),
+        }
+
+    def save_model(self, model: nn.Module, path: Path) -> None:
+        save_tacotron2(path, model)
+
+    @torch.no_grad()
+    def validation_artifacts(self, model: nn.Module, batch: Batch, out_dir: Path, step: int) -> None:
+        """alignment_<step>.png: mel and attention of the batch's first utterance, teacher-forced."""
+        from tts_pipeline.plot import plot_synthesis
+
+        out = model(batch["text"], batch["text_lengths"], batch["mel"], batch["mel_lengths"])
+        n, t = int(batch["mel_lengths"][0]), int(batch["text_lengths"][0])
+        plot_synthesis(out_dir / f"alignment_{step:08d}.png", out.mel_postnet[0, :, :n], out.alignments[0, :n, :t])

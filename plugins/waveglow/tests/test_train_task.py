@@ -1,0 +1,123 @@
+"""Training WaveGlow: data items, learning, the command line end to end (train, resume, vocode)."""
+
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from tts_pipeline_waveglow.checkpoint import build_waveglow, load_waveglow_checkpoint
+from tts_pipeline_waveglow.train_task import WaveGlowTask, WaveGlowTrainOptions
+
+from tts_pipeline.errors import ConfigError
+from tts_pipeline.training.data import Utterance, read_filelist
+
+DATA = Path(__file__).parents[3] / "tests" / "data" / "joe-lj"
+TINY = {"n_flows": 4, "n_early_every": 2, "n_layers": 2, "n_channels": 16, "upsample_kernel": 512}
+
+
+def task(**options) -> WaveGlowTask:
+    return WaveGlowTask(WaveGlowTrainOptions(**{"model": TINY, "segment_length": 4096, **options}))
+
+
+def test_items_and_padding():
+    utterances = read_filelist(DATA / "list.txt")
+    ds = task().dataset(utterances, train=True)
+    mel, audio = ds[0]
+    assert audio.shape == (4096,) and mel.shape == (80, 4096 // 256 + 1)
+    long = task(segment_length=22050 * 4).dataset(utterances[:1], train=False)  # clip ~1.1 s: zero-padded
+    _, padded = long[0]
+    assert padded.shape == (22050 * 4,) and padded[-1000:].abs().sum() == 0
+    torch.manual_seed(3)
+    a = ds[3][1]
+    torch.manual_seed(3)
+    assert torch.equal(a, ds[3][1])  # segments follow torch's seed
+
+
+def test_bad_file_is_skipped_and_named(tmp_path, caplog):
+    bad = tmp_path / "broken.flac"
+    bad.write_bytes(b"not audio")
+    ds = task().dataset([Utterance(bad, "x"), Utterance(tmp_path / "missing.wav", "y")], train=True)
+    with caplog.at_level(logging.WARNING, logger="tts_pipeline"):
+        assert ds[0] is None and ds[1] is None
+    assert "broken.flac" in caplog.text and "missing.wav" in caplog.text
+    assert task().collate([None, None]) == {}
+
+
+def test_loss_decreases():
+    t = task()
+    ds = t.dataset(read_filelist(DATA / "list.txt"), train=True)
+    torch.manual_seed(0)
+    model = t.build_model()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    losses = []
+    for step in range(30):
+        batch = t.collate([ds[(2 * step) % len(ds)], ds[(2 * step + 1) % len(ds)]])
+        loss, _ = t.loss(model, batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.detach()))
+    assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5 - 0.3
+
+
+def test_save_and_warm_start(tmp_path):
+    t = task()
+    model = t.build_model()
+    t.save_model(model, tmp_path / "m.safetensors")
+    again = t.build_model()
+    t.warm_start(again, tmp_path / "m.safetensors")
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, again.state_dict()[key])
+    built = build_waveglow(load_waveglow_checkpoint(tmp_path / "m.safetensors"))
+    assert built.config == model.config
+    other = WaveGlowTask(WaveGlowTrainOptions(model={**TINY, "n_channels": 8}, segment_length=4096))
+    with pytest.raises(Exception, match="another size"):
+        other.warm_start(other.build_model(), tmp_path / "m.safetensors")
+
+
+@pytest.mark.parametrize(
+    "options, needle",
+    [({"preset": "huge"}, "huge"), ({"model": {"n_flowz": 2}}, "n_flowz"), ({"segment_length": 4097}, "multiple")],
+)
+def test_option_errors(options, needle):
+    with pytest.raises(ConfigError, match=needle):
+        WaveGlowTrainOptions(**{"model": TINY, "segment_length": 4096, **options})
+
+
+def test_train_resume_then_vocode_from_the_command_line(tmp_path):
+    config = tmp_path / "train.toml"
+    config.write_text(
+        "[train]\nbatch_size = 2\nnum_workers = 0\ncheckpoint_every = 2\nlog_every = 1\nlearning_rate = 1e-3\n"
+        "[model]\nsegment_length = 4096\nmodel = { n_flows = 4, n_early_every = 2, n_layers = 2, "
+        "n_channels = 16, upsample_kernel = 512 }\n"
+    )
+    out = tmp_path / "run"
+
+    def cli(*args):
+        proc = subprocess.run([sys.executable, "-m", "tts_pipeline", *map(str, args)], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+
+    cli(
+        "train",
+        "waveglow",
+        "--config",
+        config,
+        "--filelist",
+        DATA / "list.txt",
+        "--output-dir",
+        out,
+        "--steps",
+        2,
+        "--device",
+        "cpu",
+    )
+    cli("train", "waveglow", "--resume", out, "--steps", 4)
+    steps = [json.loads(line)["step"] for line in (out / "log.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4]
+    cli("mel", DATA / "wavs" / "LJ037-0003.flac", "-o", tmp_path / "m.npy")
+    cli("vocode", tmp_path / "m.npy", "--checkpoint", out / "checkpoint_00000004.pt", "-o", tmp_path / "a.wav")
+    cli("vocode", tmp_path / "m.npy", "--checkpoint", out / "model_00000004.safetensors", "-o", tmp_path / "b.wav")
+    assert (tmp_path / "a.wav").stat().st_size == (tmp_path / "b.wav").stat().st_size > 1000
