@@ -329,3 +329,14 @@ def test_rayhane_mel_given_as_nvidia_is_refused(tmp_path, speech_clip, tiny_wave
 def test_formats_command_lists_presets():
     code, out, _ = run("formats", "-v")
     assert code == 0 and "hansonrobotics" in out and "hop_length = 275" in out
+
+
+def test_unwritable_output_and_unreadable_input(tmp_path, good_mel, tiny_waveglow_file):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("a file, not a folder")
+    code, _, err = run("vocode", str(good_mel), "--checkpoint", str(tiny_waveglow_file), "-o", str(blocker / "o.wav"))
+    assert_user_error(code, err, "cannot write")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert_user_error(*run("vocode", str(empty), "-o", str(tmp_path / "x.wav"))[::2], "holds no mel files")
+    assert_user_error(*run("mel", str(good_mel), "-o", str(tmp_path / "x.npy"))[::2], "cannot read audio")

@@ -3,15 +3,23 @@
 import logging
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 import torch
 
+from tts_pipeline import hookimpl
+from tts_pipeline.audio.formats import NVIDIA, RAYHANE
+from tts_pipeline.audio.io import read_audio
+from tts_pipeline.audio.mel import compute_mel
 from tts_pipeline.errors import ConfigError, TextError
-from tts_pipeline.pipeline import Pipeline
+from tts_pipeline.pipeline import Pipeline, match_mel
+from tts_pipeline.plugins import plugin_registered
+from tts_pipeline.stages import AcousticModel, AcousticOutput
 
+WAVS = Path(__file__).parent / "data" / "joe-lj" / "wavs"
 FRAMES = 30  # the tiny Tacotron2 never stops on its gate: every sentence is 30 frames
 HOP = 256
 
@@ -165,3 +173,63 @@ def test_say_with_a_waveglow_file_as_acoustic_model(tmp_path, tiny_waveglow_file
     )
     err = proc.stderr.decode()
     assert proc.returncode == 2 and "waveglow" in err.lower() and err.count("\n") == 1
+
+
+class RayhaneVoice(AcousticModel):
+    """A fake acoustic model that emits Rayhane-style mels ([-4, 4] dB, hop 275): one second per text."""
+
+    name = "rayhane-voice"
+
+    def __init__(self):
+        self.mel_format = RAYHANE
+        self.options = None
+
+    @classmethod
+    def load(cls, checkpoint, options, device, dtype):
+        return cls()
+
+    def synthesize(self, texts, generator=None):
+        audio = read_audio(WAVS / "LJ037-0003.flac")[0][:22050]
+        return [AcousticOutput(mel=compute_mel(audio, RAYHANE)) for _ in texts]
+
+
+class RayhanePlugin:
+    @hookimpl
+    def register_acoustic_models(self, register):
+        register(RayhaneVoice)
+
+
+def test_pipeline_inserts_mel_matching_for_another_acoustic_format(tiny_waveglow_file):
+    with plugin_registered(RayhanePlugin(), name="rayhane-voice"):
+        pipeline = Pipeline.from_config(
+            {
+                "acoustic": {"name": "rayhane-voice"},
+                "vocoder": {"checkpoint": str(tiny_waveglow_file), "sigma": 0.0, "denoiser_strength": 0.0},
+                "runtime": {"device": "cpu"},
+            }
+        )
+        audio = pipeline.synthesize("One second.")
+    frames = compute_mel(torch.zeros(22050), RAYHANE).shape[1]
+    assert audio.samples.shape == (round(frames * 275 / 256) * 256,)  # converted to hop 256 before WaveGlow
+    reference = pipeline.vocode(
+        match_mel(compute_mel(read_audio(WAVS / "LJ037-0003.flac")[0][:22050], RAYHANE), RAYHANE, NVIDIA)
+    )
+    assert torch.allclose(audio.samples, reference.samples, atol=1e-5)
+
+
+def test_ten_thousand_words_are_decoded_a_batch_at_a_time(pipeline):
+    text = " ".join(f"word{i % 7}" + ("." if i % 40 == 39 else "") for i in range(10_000))
+    calls = []
+    synthesize = pipeline.acoustic.synthesize
+
+    def counting(texts, generator=None):
+        calls.append(len(texts))
+        return synthesize(texts, generator)
+
+    pipeline.acoustic.synthesize = counting
+    stream = pipeline.synthesize_stream(text, sentences_per_batch=4)
+    pieces = [next(stream) for _ in range(6)]
+    stream.close()
+    # 6 sentences out after two batches of 4: the other ~250 are not decoded (nor held) yet
+    assert calls == [4, 4]
+    assert all(p.audio.shape == (FRAMES * HOP,) for p in pieces)

@@ -104,12 +104,12 @@ class Tacotron2Acoustic(AcousticModel):
         step = self.options.batch_size
         for start in range(0, len(sequences), step):
             outputs.extend(self._decode(sequences[start : start + step], generator))
-        for i, out in enumerate(outputs):
+        for text, out in zip(texts, outputs, strict=True):
             if out.truncated:
                 log.warning(
-                    "sentence %d reached the %d-step decoder limit; the text was probably cut "
+                    "sentence %r reached the %d-step decoder limit; the text was probably cut "
                     "(split it, or raise max_decoder_steps)",
-                    i + 1,
+                    text if len(text) <= 40 else text[:37] + "...",
                     self.options.max_decoder_steps or self.model.config.max_decoder_steps,
                 )
         return outputs
