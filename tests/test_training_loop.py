@@ -133,3 +133,19 @@ def test_two_gloo_processes_match_one_process_on_the_combined_batch(tmp_path):
         assert torch.allclose(value, runs["ddp"][key], atol=1e-6), key
     start = fakes().FakeTask(fakes().FakeOptions()).build_model()
     assert not all(torch.equal(v, runs["single"][k]) for k, v in start.state_dict().items())
+
+
+def test_gradient_accumulation_matches_the_larger_batch(tmp_path):
+    module = fakes()
+    options = module.FakeOptions(dropout=0.0)
+    big = params(train(tmp_path, "big", options=options, steps=3, batch_size=4))
+    accumulated = params(train(tmp_path, "acc", options=options, steps=3, batch_size=2, grad_accum=2))
+    for key, value in big.items():
+        assert torch.allclose(value, accumulated[key], atol=1e-6), key
+
+
+def test_bf16_autocast_runs_on_the_cpu(tmp_path):
+    trainer = train(tmp_path, "bf16", steps=3, precision="bf16")
+    assert trainer.step == 3
+    with pytest.raises(ConfigError, match="fp16 needs a CUDA GPU"):
+        train(tmp_path, "fp16", precision="fp16")
