@@ -156,3 +156,4 @@ def test_denoiser():
     assert Denoiser(model, mode="normal", generator=torch.Generator().manual_seed(0)).bias_spectrum.shape == (513,)
     with pytest.raises(ConfigError):
         denoiser(audio, -1.0)
+    assert denoiser(audio[:, :256], 0.1).shape == (1, 256)  # shorter than half a window (a 1-frame mel)

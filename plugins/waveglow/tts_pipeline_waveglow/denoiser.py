@@ -68,10 +68,13 @@ class Denoiser(nn.Module):
         single = audio.dim() == 1
         x = audio[None] if single else audio
         x = x.float().to(self.window.device)
+        length = x.shape[-1]
+        if length <= self.n_fft // 2:  # centred frames reflect-pad n_fft / 2: give short audio zeros to reflect
+            x = torch.nn.functional.pad(x, (0, self.n_fft // 2 + 1 - length))
         spec = self._stft(x)
         magnitude = (spec.abs() - strength * self.bias_spectrum[None, :, None]).clamp(min=0)
         denoised = torch.polar(magnitude, spec.angle())
         out = torch.istft(
             denoised, self.n_fft, self.hop_length, self.win_length, window=self.window, center=True, length=x.shape[-1]
-        )
+        )[..., :length]
         return out[0] if single else out
