@@ -136,14 +136,18 @@ class Pipeline:
         if mel_t.dim() != 2:
             raise MelError(f"vocode takes one mel [n_mels, T], got shape {list(mel_t.shape)}")
         check_mel(mel_t, src, force=force_format)
-        mel_t = match_mel(mel_t, src, self.vocoder.mel_format)
-        for _, process in self.mel_processors:
-            mel_t = process(mel_t[None])[0]
         generator = self.generator if seed is None else make_generator(self.device, seed)
-        audio = self.vocoder.vocode(mel_t[None], generator=generator)
+        return Audio(samples=self._to_audio(mel_t, src, generator), sample_rate=self.vocoder.sample_rate)
+
+    def _to_audio(self, mel: torch.Tensor, src: MelFormat, generator: torch.Generator) -> torch.Tensor:
+        """mel [n_mels, T] in ``src`` -> matching, mel processors, vocoder, audio processors -> [L] on the CPU."""
+        mel = match_mel(mel, src, self.vocoder.mel_format)
+        for _, process in self.mel_processors:
+            mel = process(mel[None])[0]
+        audio = self.vocoder.vocode(mel[None], generator=generator)
         for _, process in self.audio_processors:
             audio = process(audio)
-        return Audio(samples=audio[0].float().cpu(), sample_rate=self.vocoder.sample_rate)
+        return audio[0].float().cpu()
 
     def synthesize_stream(self, text: str, *, sentences_per_batch: int | None = None) -> Iterator[SynthesisPiece]:
         """Speak ``text`` sentence by sentence, yielding each sentence's audio as soon as it is ready.
@@ -168,13 +172,8 @@ class Pipeline:
         for start in range(0, len(pieces), sentences_per_batch):
             chunk = pieces[start : start + sentences_per_batch]
             for piece, out in zip(chunk, self.acoustic.synthesize(chunk, self.generator), strict=True):
-                mel = match_mel(out.mel.float(), self.acoustic.mel_format, self.vocoder.mel_format)
-                for _, process in self.mel_processors:
-                    mel = process(mel[None])[0]
-                audio = self.vocoder.vocode(mel[None], generator=self.generator)
-                for _, process in self.audio_processors:
-                    audio = process(audio)
-                yield SynthesisPiece(piece, audio[0].float().cpu(), out.mel, out.alignment, out.truncated)
+                audio = self._to_audio(out.mel.float(), self.acoustic.mel_format, self.generator)
+                yield SynthesisPiece(piece, audio, out.mel, out.alignment, out.truncated)
 
     def synthesize(self, text: str, *, pause: float = 0.25) -> Audio:
         """Speak ``text``; sentences are joined with ``pause`` seconds of silence.

@@ -97,13 +97,16 @@ def compute_mel(audio: torch.Tensor, fmt: MelFormat = NVIDIA) -> torch.Tensor:
     single = audio.dim() == 1
     x = audio[None] if single else audio
     # float64 throughout: near the log floor float32 rounding alone moves values by ~1e-4
-    x = preemphasize(x.double(), fmt.preemphasis)
-    magnitude = stft_magnitude(x, fmt)
+    mel = mel_from_audio(x.double(), fmt, mel_filterbank(fmt, torch.float64).to(x.device)).float()
+    return mel[0] if single else mel
+
+
+def mel_from_audio(audio: torch.Tensor, fmt: MelFormat, basis: torch.Tensor) -> torch.Tensor:
+    """The whole chain on audio [B, L] with a filterbank ``basis`` [n_mels, n_fft // 2 + 1] -> [B, n_mels, T]."""
+    magnitude = stft_magnitude(preemphasize(audio, fmt.preemphasis), fmt)
     if fmt.power != 1:
         magnitude = magnitude**fmt.power
-    basis = mel_filterbank(fmt, torch.float64).to(magnitude.device)
-    mel = compress(torch.matmul(basis, magnitude), fmt).float()
-    return mel[0] if single else mel
+    return compress(torch.matmul(basis, magnitude), fmt)
 
 
 class MelSpectrogram(nn.Module):
@@ -116,8 +119,4 @@ class MelSpectrogram(nn.Module):
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         """audio [B, L] -> mel [B, n_mels, T]."""
-        x = preemphasize(audio.float(), self.fmt.preemphasis)
-        magnitude = stft_magnitude(x, self.fmt)
-        if self.fmt.power != 1:
-            magnitude = magnitude**self.fmt.power
-        return compress(torch.matmul(self.basis, magnitude), self.fmt)
+        return mel_from_audio(audio.float(), self.fmt, self.basis)
