@@ -42,6 +42,16 @@ def group_mel(mel: torch.Tensor, n_group: int) -> torch.Tensor:
     return mel.view(b, c, length // n_group, n_group).permute(0, 1, 3, 2).reshape(b, c * n_group, length // n_group)
 
 
+def draw_noise(
+    config: WaveGlowConfig, mel: torch.Tensor, sigma: float, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Inference noise for mel [B, n_mel, T]: z [B, n_group, T * hop_length / n_group], N(0, sigma^2)."""
+    shape = (mel.shape[0], config.n_group, mel.shape[-1] * config.hop_length // config.n_group)
+    if sigma == 0:
+        return torch.zeros(shape, device=mel.device, dtype=mel.dtype)
+    return torch.randn(shape, device=mel.device, dtype=mel.dtype, generator=generator) * sigma
+
+
 class WaveGlow(nn.Module):
     """The WaveGlow flow: ``forward`` maps audio to z (training), ``infer`` maps noise to audio."""
 
@@ -143,13 +153,7 @@ class WaveGlow(nn.Module):
         Returns:
             audio [B, T * hop_length].
         """
-        cond = self.upsample_mel(mel)
-        shape = (mel.shape[0], self.config.n_group, cond.shape[-1])
-        if sigma == 0:
-            z = torch.zeros(shape, device=mel.device, dtype=mel.dtype)
-        else:
-            z = torch.randn(shape, device=mel.device, dtype=mel.dtype, generator=generator) * sigma
-        return self._reverse(z, cond)
+        return self._reverse(draw_noise(self.config, mel, sigma, generator), self.upsample_mel(mel))
 
     @torch.no_grad()
     def prepare_for_inference(self) -> WaveGlow:
