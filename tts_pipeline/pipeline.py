@@ -7,6 +7,7 @@ produces with the one the vocoder expects and inserts the conversion itself.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,8 +153,9 @@ class Pipeline:
     def synthesize_stream(self, text: str, *, sentences_per_batch: int | None = None) -> Iterator[SynthesisPiece]:
         """Speak ``text`` sentence by sentence, yielding each sentence's audio as soon as it is ready.
 
-        Long input is split by the acoustic model and decoded ``sentences_per_batch`` at a time, so
-        memory stays bounded whatever the length. Raises TextError before any work when some
+        Long input is split by the acoustic model; the first sentence is decoded alone (its audio comes
+        out as soon as possible), the rest ``sentences_per_batch`` at a time, so memory stays bounded
+        whatever the length. Raises TextError before any work when some
         sentence cannot be spoken.
         """
         if self.acoustic is None:
@@ -169,8 +171,10 @@ class Pipeline:
         self.acoustic.validate(pieces)
         if sentences_per_batch is None:
             sentences_per_batch = getattr(self.acoustic.options, "batch_size", 8)
-        for start in range(0, len(pieces), sentences_per_batch):
-            chunk = pieces[start : start + sentences_per_batch]
+        # the first sentence alone, so its audio is out before the rest are decoded; then full batches
+        bounds = [0, *range(1, len(pieces), sentences_per_batch), len(pieces)]
+        for start, end in itertools.pairwise(bounds):
+            chunk = pieces[start:end]
             for piece, out in zip(chunk, self.acoustic.synthesize(chunk, self.generator), strict=True):
                 audio = self._to_audio(out.mel.float(), self.acoustic.mel_format, self.generator)
                 yield SynthesisPiece(piece, audio, out.mel, out.alignment, out.truncated)

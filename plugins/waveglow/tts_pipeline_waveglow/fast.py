@@ -37,7 +37,7 @@ class _Layer:
     """One WN layer compiled: conv taps (or Winograd), conditioning, residual/skip weights."""
 
     dilation: int
-    taps: torch.Tensor  # [3, c_in, 2C]; layer 0: c_in = n_half (start folded in)
+    taps: torch.Tensor  # [3, c_in, 2C]; layer 0: c_in = n_half (start folded in); empty with Winograd
     winograd: WinogradConv | None
     cond_weight: torch.Tensor  # [n_mel * n_group, 2C], or folded: [frames_per_hop, 4 n_mel + 1, 2C]
     cond_bias: torch.Tensor  # [2C] (unused when folded: the last row of cond_weight holds it)
@@ -128,7 +128,7 @@ class FastWaveGlow:
             layers.append(
                 _Layer(
                     dilation=dilation,
-                    taps=taps.float().contiguous(),
+                    taps=taps.float().contiguous() if wino is None else taps.new_empty(0).float(),
                     winograd=wino,
                     cond_weight=cond.float().contiguous(),
                     cond_bias=bias.float(),
@@ -221,9 +221,11 @@ class FastWaveGlow:
         skip = flow.out_bias.expand(n_steps, -1).clone()
         last = len(flow.layers) - 1
         for i, layer in enumerate(flow.layers):
+            # folded conditioning: one product per phase over the whole input (more rows, better GEMMs)
+            whole = self._conditioning(layer, cond, 0, n_steps) if self.fold_conditioning else None
             for s in range(0, n_steps, self.chunk):
                 e = min(n_steps, s + self.chunk)
-                pre = self._conditioning(layer, cond, s, e)
+                pre = whole[s:e] if whole is not None else self._conditioning(layer, cond, s, e)
                 if i == 0:
                     self._first_conv(flow, pre, x0_padded, s, e, n_steps)
                 elif layer.winograd is not None:
