@@ -10,12 +10,16 @@ the variants of one model and device are timed in interleaved rounds, so drift i
 hits them alike. "x ref" is the speed over the reference path's (the model as trained: weight norm in
 place, everything recomputed, float32) measured in the same run; "error" is max |out - ref| / max |ref|
 with the same noise. Peak memory: CUDA's peak allocation, or on the CPU the peak rise of the process's
-resident set during the run (sampled every 2 ms), plus the weights each path holds.
+resident set during the run (sampled every 2 ms, after handing freed memory back to the OS), plus the
+weights each path holds.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
+import gc
 import json
 import logging
 import platform
@@ -32,8 +36,8 @@ import torch
 from tts_pipeline_tacotron2.checkpoint import save_tacotron2
 from tts_pipeline_tacotron2.config import PRESETS as TACOTRON2_PRESETS
 from tts_pipeline_tacotron2.model import Tacotron2
-from tts_pipeline_waveglow.chunked import infer_chunked
 from tts_pipeline_waveglow.checkpoint import save_waveglow
+from tts_pipeline_waveglow.chunked import infer_chunked
 from tts_pipeline_waveglow.config import PRESETS as WAVEGLOW_PRESETS
 from tts_pipeline_waveglow.fast import FastWaveGlow
 from tts_pipeline_waveglow.model import WaveGlow
@@ -67,6 +71,7 @@ class PeakMemory:
         self.peak_mb = 0.0
 
     def __enter__(self) -> PeakMemory:
+        _release_free_memory()
         if self.device.type == "cuda":
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
@@ -91,6 +96,13 @@ class PeakMemory:
             self._stop.set()
             self._thread.join()
             self.peak_mb = (max(self._peak, _rss()) - self._base) / 2**20
+
+
+def _release_free_memory() -> None:
+    """Hand freed heap memory back to the OS (glibc), so the next peak is measured from a low level."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _rss() -> int:
@@ -395,14 +407,24 @@ def main(argv: list[str] | None = None) -> None:
             extra = "" if r.speedup is None else f" x{r.speedup:.2f} err {r.error:.1e}"
             print(f"{r.model:32s} {r.device:5s} {r.dtype:9s} {r.path:32s} {r.speed:10.4g} {r.unit}{extra}", flush=True)
 
+    def attempt(what: str, measure: Callable[[], list[Row]]) -> None:
+        """Run one measurement; a failure (say, a dtype a GPU lacks) is printed and the rest go on."""
+        try:
+            report(measure())
+        except Exception as exc:  # noqa: BLE001 (a benchmark reports every failure and carries on)
+            print(f"{what}: failed: {type(exc).__name__}: {exc}", flush=True)
+
     for name in devices:
         device = torch.device(name)
         for preset in ("published-256", "small"):
-            report(bench_waveglow(preset, device, args.seconds, args.repeats, fold=not args.no_fold))
-        report(bench_tacotron2(device, args.decoder_steps, args.repeats))
-        report([bench_say(device, args.decoder_steps)])
+            attempt(
+                f"WaveGlow {preset} on {name}",
+                lambda p=preset, d=device: bench_waveglow(p, d, args.seconds, args.repeats, fold=not args.no_fold),
+            )
+        attempt(f"Tacotron2 on {name}", lambda d=device: bench_tacotron2(d, args.decoder_steps, args.repeats))
+        attempt(f"say on {name}", lambda d=device: [bench_say(d, args.decoder_steps)])
     if args.long_minutes > 0:
-        report([bench_long_input("small", args.long_minutes, chunk_frames=1000)])
+        attempt("long input", lambda: [bench_long_input("small", args.long_minutes, chunk_frames=1000)])
     command = "python benchmarks/bench.py " + " ".join(argv if argv is not None else sys.argv[1:])
     table = markdown(rows, describe_machine(args.threads), command.strip())
     print()

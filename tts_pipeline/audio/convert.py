@@ -2,8 +2,8 @@
 
 Steps, on bands-first mels [..., n_mels, T]:
 
-1. frame rate: source frames are resampled onto the destination's frame times (linear interpolation of
-   log energies; frame t of a centred format sits at t * hop / sample_rate seconds, lws framing
+1. frame rate: source frames are resampled onto the destination's frame times (Lanczos-3 interpolation
+   of log energies; frame t of a centred format sits at t * hop / sample_rate seconds, lws framing
    n_fft / 2 - hop samples earlier);
 2. scale: normalisation, dB or natural log are undone to linear mel energies of |X| ** power;
 3. filterbank: a linear map from source to destination bands (destination filterbank times the
@@ -12,7 +12,9 @@ Steps, on bands-first mels [..., n_mels, T]:
 4. power and pre-emphasis: |X| ** p is taken to the destination power, and the pre-emphasis filter's
    gain |1 - a e^{-jw}| is divided out per frequency; window gain differences (window sums) are
    corrected;
-5. the destination's compression and normalisation are applied.
+5. where one was fitted for the pair, a learned affine map on the log energies removes the bias that
+   different windows and powers leave (:mod:`tts_pipeline.audio.correction`);
+6. the destination's compression and normalisation are applied.
 
 What cannot be recovered: energy clipped at the source's floor (min_level_db, log_floor) or at the
 normalisation limits; spectral detail finer than the source's bands (fewer or wider bands give
@@ -20,8 +22,9 @@ smoother spectra); anything outside the source's band edges or above its Nyquist
 flat, an estimate); pre-emphasis is undone on magnitudes only, which is exact for the spectrum but
 ignores its (phase-dependent) spread between neighbouring frames; a different analysis window (lws's
 sqrt-Hann leaks more energy into the valleys between harmonics) or power (a band sum of |X|^2 does not
-tell the band sum of |X|) changes detail inside a band that no linear map can undo. Measured accuracy
-on real speech is in BENCHMARKS.md.
+tell the band sum of |X|) changes detail inside a band that no linear map can undo; the learned
+corrections of step 5 estimate it from the whole frame and its neighbours (fitted on one voice).
+Measured accuracy on real speech is in BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -31,13 +34,17 @@ from functools import lru_cache
 
 import torch
 
+from .correction import find_correction
 from .filterbank import mel_filterbank
 from .formats import MelFormat
 from .mel import analysis_window, compress
 
 
-def convert_mel(mel: torch.Tensor, src: MelFormat, dst: MelFormat) -> torch.Tensor:
+def convert_mel(mel: torch.Tensor, src: MelFormat, dst: MelFormat, learned: bool = True) -> torch.Tensor:
     """Convert a bands-first mel [n_mels, T] or [B, n_mels, T] from ``src`` to ``dst``.
+
+    ``learned``: apply the bundled learned correction for this pair of definitions when there is one
+    (:mod:`tts_pipeline.audio.correction`); False gives the band mapping alone.
 
     Returns:
         [dst.n_mels, T'] or [B, dst.n_mels, T'] with T' = round(T * dst.frame_rate / src.frame_rate).
@@ -54,7 +61,11 @@ def convert_mel(mel: torch.Tensor, src: MelFormat, dst: MelFormat) -> torch.Tens
     spectrum = torch.matmul(recon.to(energy.device), energy).clamp(min=1e-20)
     magnitude = spectrum ** (1.0 / src.power) * gain.to(energy.device)[:, None]
     out = torch.matmul(dst_bank.to(energy.device), magnitude**dst.power).clamp(min=1e-20)
-    result = compress(out, dst).float()
+    result = compress(out, dst)
+    correction = find_correction(src, dst) if learned else None
+    if correction is not None:  # fitted on the destination's values as written (floors and clipping applied)
+        result = compress(torch.exp(correction.apply(torch.log(decompress(result, dst)))), dst)
+    result = result.float()
     return result[0] if single else result
 
 
@@ -84,7 +95,7 @@ def frame_times(fmt: MelFormat, n_frames: int) -> torch.Tensor:
 
 
 def resample_frames(x: torch.Tensor, src: MelFormat, dst: MelFormat) -> torch.Tensor:
-    """[B, C, T] at src's frame times -> [B, C, T'] at dst's (linear interpolation, edges held)."""
+    """[B, C, T] at src's frame times -> [B, C, T'] at dst's (Lanczos-3 interpolation, edges held)."""
     n_src = x.shape[-1]
     if frame_times(src, 2).tolist() == frame_times(dst, 2).tolist():
         return x
@@ -93,10 +104,23 @@ def resample_frames(x: torch.Tensor, src: MelFormat, dst: MelFormat) -> torch.Te
     src_t = frame_times(src, n_src)
     dst_t = frame_times(dst, n_dst)
     pos = ((dst_t - src_t[0]) / (src.hop_length / src.sample_rate)).clamp(0, n_src - 1)
-    lo = pos.floor().long().clamp(max=n_src - 1)
-    hi = (lo + 1).clamp(max=n_src - 1)
-    w = (pos - lo.double()).to(x.device)
-    return x[..., lo] * (1 - w) + x[..., hi] * w
+    return interpolate_frames(x, pos)
+
+
+LANCZOS_A = 3  # lobes each side of a windowed-sinc interpolator
+
+
+def interpolate_frames(x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+    """Values of [..., T] at fractional frame positions ``pos`` [T'] (Lanczos-3, edges held)."""
+    n_src = x.shape[-1]
+    base = pos.floor()
+    offsets = torch.arange(-LANCZOS_A + 1, LANCZOS_A + 1, dtype=torch.float64)
+    taps = base[:, None] + offsets[None, :]  # [T', 2a]
+    distance = pos[:, None] - taps
+    weights = torch.sinc(distance) * torch.sinc(distance / LANCZOS_A)
+    weights = weights / weights.sum(dim=1, keepdim=True)
+    index = taps.long().clamp(0, n_src - 1)
+    return (x[..., index] * weights.to(x.device, x.dtype)).sum(-1)
 
 
 @lru_cache(maxsize=32)

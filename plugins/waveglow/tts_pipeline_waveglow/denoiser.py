@@ -10,6 +10,7 @@ from torch import nn
 
 from tts_pipeline.errors import ConfigError
 
+from .fast import FastWaveGlow
 from .model import WaveGlow
 
 
@@ -22,7 +23,7 @@ class Denoiser(nn.Module):
 
     def __init__(
         self,
-        waveglow: WaveGlow,
+        waveglow: WaveGlow | FastWaveGlow,
         mode: Literal["zeros", "normal"] = "zeros",
         n_fft: int = 1024,
         hop_length: int = 256,
@@ -34,14 +35,18 @@ class Denoiser(nn.Module):
         if mode not in ("zeros", "normal"):
             raise ConfigError(f"denoiser mode must be 'zeros' or 'normal', not {mode!r}")
         self.n_fft, self.hop_length, self.win_length = n_fft, hop_length, win_length
-        param = next(waveglow.parameters())
+        if isinstance(waveglow, nn.Module):
+            param = next(waveglow.parameters())
+            device, dtype = param.device, param.dtype
+        else:  # the compiled fast path, CPU float32
+            device, dtype = torch.device("cpu"), torch.float32
         shape = (1, waveglow.config.n_mel_channels, n_frames)
         if mode == "zeros":
-            mel = torch.zeros(shape, device=param.device, dtype=param.dtype)
+            mel = torch.zeros(shape, device=device, dtype=dtype)
         else:
-            mel = torch.randn(shape, generator=generator).to(param.device, param.dtype)
+            mel = torch.randn(shape, generator=generator).to(device, dtype)
         bias_audio = waveglow.infer(mel, sigma=0.0).float()
-        self.register_buffer("window", torch.hann_window(win_length, device=param.device))
+        self.register_buffer("window", torch.hann_window(win_length, device=device))
         self.register_buffer("bias_spectrum", self._stft(bias_audio).abs()[0, :, 0].clone())
 
     def _stft(self, audio: torch.Tensor) -> torch.Tensor:

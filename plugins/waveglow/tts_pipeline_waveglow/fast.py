@@ -10,26 +10,31 @@ steps) in cache-sized chunks of rows:
   projected to 2 n_half channels), so the skip sum is n_half-wide instead of C-wide;
 * tanh(a) sigmoid(b) computed as 2 (sigmoid(2a) - 1/2) sigmoid(b): one sigmoid pass over the gate input,
   the factors 2 folded into the weights (tanh is several times slower than sigmoid on the CPU);
-* the dilated kernel-3 convs through Winograd F(4, 3) (:mod:`.winograd`): half their multiplications;
-* optionally (``fold_conditioning``) each layer's conditioning conv folded into the mel upsampler: the
-  conditioning of one group step is then a product with the 4 mel frames it depends on (320 numbers)
-  instead of the 640 upsampled values, halving that arithmetic, at the cost of precomputed weights of
-  n_flows * n_layers * 2 C * (4 n_mel + 1) * hop / n_group floats (2 GB for the published 256-channel model).
+* the dilated kernel-3 convs through Winograd F(6, 3) (:mod:`.winograd`): 4/9 of their multiplications;
+* optionally (``fold_conditioning``; by default when it costs at most 256 MB) each layer's conditioning
+  conv folded into the mel upsampler: the conditioning of one group step is then a product with the 4 mel
+  frames it depends on (320 numbers) instead of the 640 upsampled values, halving that arithmetic, at the
+  cost of precomputed weights of n_flows * n_layers * 2 C * (4 n_mel + 1) * hop / n_group floats (2 GB for
+  the published 256-channel model, 168 MB for the ``small`` preset).
 
 Every transformation is exact algebra; only float32 rounding differs (about 1e-6 relative).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 
+from .config import WaveGlowConfig
 from .model import WaveGlow, draw_noise, group_mel
 from .winograd import WinogradConv, winograd_weights
 
 DEFAULT_CHUNK = 2048  # group steps per chunk: the working set of one layer stays in the CPU caches
+WINOGRAD_TILE = 6  # F(6, 3): 8 products per 6 outputs (F(4, 3): 6 per 4)
 FOLDED_CHUNK = 4096  # folded conditioning: 128 hops per product, enough rows for an efficient GEMM
+AUTO_FOLD_BYTES = 256 * 2**20  # fold the conditioning by default when its weights take at most this
 
 
 @dataclass
@@ -61,27 +66,35 @@ class FastWaveGlow:
 
     Args:
         model: a :class:`WaveGlow` (weight norm folded or not); its weights are copied, not shared.
-        fold_conditioning: fold the conditioning convs into the upsampler (faster, much more memory).
-        winograd: use Winograd F(4, 3) for the dilated convs (False: three matrix products per conv).
+        fold_conditioning: fold the conditioning convs into the upsampler (faster, more memory: see
+            :func:`folded_conditioning_bytes`); None: fold when that takes at most 256 MB.
+        winograd: use Winograd F(6, 3) for the dilated convs (False: three matrix products per conv).
         chunk: group steps per chunk of rows (default: 2048, or 4096 when folding).
     """
 
     def __init__(
-        self, model: WaveGlow, fold_conditioning: bool = False, winograd: bool = True, chunk: int | None = None
+        self,
+        model: WaveGlow,
+        fold_conditioning: bool | None = None,
+        winograd: bool = True,
+        chunk: int | None = None,
     ) -> None:
         self.config = c = model.config
         if c.kernel_size != 3:
             raise ValueError(f"the fast path needs kernel_size 3, not {c.kernel_size}: use the model itself")
-        self.fold_conditioning = fold_conditioning
         self.frames_per_hop = c.hop_length // c.n_group
         self.taps_per_frame = -(-c.upsample_kernel // c.hop_length)
+        if fold_conditioning is None:
+            fold_conditioning = folded_conditioning_bytes(c) <= AUTO_FOLD_BYTES
+        self.fold_conditioning = fold_conditioning
         max_dilation = 2 ** (c.n_layers - 1)
-        block = max(4 * max_dilation, self.frames_per_hop)
-        if chunk is None:
-            chunk = FOLDED_CHUNK if fold_conditioning else DEFAULT_CHUNK
+        self.tile = WINOGRAD_TILE
+        block = math.lcm(self.tile * max_dilation, self.frames_per_hop)
+        if chunk is None:  # narrow models: longer chunks, so each product still has work enough
+            chunk = (FOLDED_CHUNK if fold_conditioning else DEFAULT_CHUNK) * max(1, 256 // c.n_channels)
         self.chunk = -(-chunk // block) * block
         self.pad_before = max_dilation * (c.kernel_size // 2)
-        self.pad_after = 7 * max_dilation  # Winograd's last partial tile reads up to 7 d past the end
+        self.pad_after = (self.tile + 1) * max_dilation  # Winograd's last partial tile reads past the end
         self.upsample = _copy_conv_transpose(model.upsample)
         with torch.no_grad():
             self.flows = [self._compile_flow(model, k, winograd) for k in range(c.n_flows)]
@@ -122,7 +135,7 @@ class FastWaveGlow:
                 bias = bias + edge_bias.sum(0)
                 taps = start_w @ taps  # [3, n_half, 2C]
             elif winograd:
-                wino = WinogradConv(winograd_weights(taps).float(), dilation)
+                wino = WinogradConv(winograd_weights(taps, self.tile).float(), dilation)
             if self.fold_conditioning:
                 cond = self._fold_into_upsampler(cond, bias, model)
             layers.append(
@@ -267,6 +280,14 @@ class FastWaveGlow:
             pre[0] -= flow.edge_bias[0]
         if e == n:
             pre[-1] -= flow.edge_bias[2]
+
+
+def folded_conditioning_bytes(config: WaveGlowConfig) -> int:
+    """Bytes of float32 weights the folded conditioning needs (2 GB for the published 256-channel model)."""
+    taps = -(-config.upsample_kernel // config.hop_length)
+    per_hop = config.hop_length // config.n_group
+    rows = taps * config.n_mel_channels + 1
+    return 4 * config.n_flows * config.n_layers * per_hop * rows * 2 * config.n_channels
 
 
 def _copy_conv_transpose(conv: torch.nn.ConvTranspose1d) -> torch.nn.ConvTranspose1d:

@@ -22,9 +22,9 @@ def make_denoiser(context: StageContext):
         return None
     from .denoiser import Denoiser
 
-    # The bias is estimated with the vocoder's own (folded, possibly half-precision) weights,
+    # The bias is estimated with the vocoder's own engine (fast path, or folded, possibly half-precision model),
     # then the STFT work runs in float32 for accuracy.
-    denoiser = Denoiser(vocoder.model, mode=vocoder.options.denoiser_mode).to(vocoder.device).float()
+    denoiser = Denoiser(vocoder.engine, mode=vocoder.options.denoiser_mode).to(vocoder.device).float()
     strength = vocoder.options.denoiser_strength
 
     def denoise(audio: torch.Tensor) -> torch.Tensor:

@@ -35,8 +35,9 @@ class WaveGlowOptions:
     denoiser_mode: Literal["zeros", "normal"] = "zeros"
     # float32 on the CPU: run the compiled fast path (same output within 1e-4; false: the model itself)
     fast_cpu: bool = True
-    # fast path: fold the conditioning convs into the upsampler (faster; 2 GB more memory for a 256-channel model)
-    fold_conditioning: bool = False
+    # fast path: fold the conditioning convs into the upsampler (faster; 2 GB more memory for a 256-channel
+    # model); None: fold when that takes at most 256 MB (small models)
+    fold_conditioning: bool | None = None
     # mels longer than this many frames are synthesised in exact overlapping chunks (bounded memory); 0: never
     chunk_frames: int = 1000
 
