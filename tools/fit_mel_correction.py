@@ -14,14 +14,18 @@ written into the package. Deterministic for a given seed and thread count.
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 import torch
 
 from tts_pipeline.audio.convert import convert_mel, decompress
-from tts_pipeline.audio.correction import CORRECTIONS_DIR, CorrectionNet, MelCorrection
-from tts_pipeline.audio.filterbank import hz_to_mel, mel_to_hz
+from tts_pipeline.audio.correction import (
+    CORRECTIONS_DIR,
+    CorrectionNet,
+    MelCorrection,
+    inside_source_bands,
+    source_floor,
+)
 from tts_pipeline.audio.format_files import resolve_format
 from tts_pipeline.audio.io import read_audio
 from tts_pipeline.audio.mel import compute_mel
@@ -32,22 +36,6 @@ def read_list(corpus: Path, name: str, limit: int | None) -> list[Path]:
     lines = (corpus / name).read_text(encoding="utf-8").splitlines()
     paths = [corpus / line.split("|", 1)[0] for line in lines if line.strip()]
     return paths[:limit] if limit else paths
-
-
-def source_floor(src, dst) -> float:
-    """The quietest value the source can hold, as a natural log of destination energies."""
-    if src.compression == "db":
-        floor_db = src.min_level_db + src.ref_level_db
-        return floor_db / 20 * math.log(10) * dst.power / src.power
-    return math.log(src.log_floor) * dst.power / src.power
-
-
-def inside_source_bands(src, dst) -> torch.Tensor:
-    """[n_dst] True for destination bands that lie inside the source's band edges."""
-    lo = hz_to_mel(torch.tensor(float(dst.fmin), dtype=torch.float64))
-    hi = hz_to_mel(torch.tensor(float(dst.top_frequency), dtype=torch.float64))
-    edges = mel_to_hz(torch.linspace(float(lo), float(hi), dst.n_mels + 2, dtype=torch.float64))
-    return (edges[:-2] >= src.fmin) & (edges[2:] <= src.top_frequency)
 
 
 def pair(path: Path, src, dst) -> tuple[torch.Tensor, torch.Tensor]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -28,6 +29,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 
+from .filterbank import hz_to_mel, mel_to_hz
 from .formats import MelFormat
 
 CORRECTIONS_DIR = Path(__file__).parent / "corrections"
@@ -106,6 +108,21 @@ class MelCorrection:
         net = CorrectionNet(target.n_mels, int(meta["context"]), int(meta["hidden"]))
         net.load_state_dict(tensors)
         return cls(MelFormat(**json.loads(meta["source"])), target, net.eval(), meta.get("info", ""))
+
+
+def source_floor(src: MelFormat, dst: MelFormat) -> float:
+    """The quietest value ``src`` can hold, as a natural log of ``dst`` energies (|X| ** dst.power)."""
+    if src.compression == "db":
+        return (src.min_level_db + src.ref_level_db) / 20 * math.log(10) * dst.power / src.power
+    return math.log(src.log_floor) * dst.power / src.power
+
+
+def inside_source_bands(src: MelFormat, dst: MelFormat) -> torch.Tensor:
+    """[dst.n_mels] True for the destination bands whose edges lie inside the source's band edges."""
+    lo = hz_to_mel(torch.tensor(float(dst.fmin), dtype=torch.float64))
+    hi = hz_to_mel(torch.tensor(float(dst.top_frequency), dtype=torch.float64))
+    edges = mel_to_hz(torch.linspace(float(lo), float(hi), dst.n_mels + 2, dtype=torch.float64))
+    return (edges[:-2] >= src.fmin) & (edges[2:] <= src.top_frequency)
 
 
 @lru_cache(maxsize=1)
