@@ -4,11 +4,13 @@ import pytest
 import torch
 from tts_pipeline_waveglow import chunked
 from tts_pipeline_waveglow.chunked import context_frames, infer_chunked
-from tts_pipeline_waveglow.config import WaveGlowConfig
-from tts_pipeline_waveglow.fast import FastWaveGlow
+from tts_pipeline_waveglow.config import PRESETS, WaveGlowConfig
+from tts_pipeline_waveglow.fast import AUTO_FOLD_BYTES, FastWaveGlow, folded_conditioning_bytes
 from tts_pipeline_waveglow.model import WaveGlow
 from tts_pipeline_waveglow.vocoder import WaveGlowOptions, WaveGlowVocoder
 from tts_pipeline_waveglow.winograd import WinogradConv, winograd_weights
+
+from tts_pipeline.errors import ConfigError
 
 # deep enough for dilations up to 8, with early outputs, and an upsampler kernel that is not 4 hops
 SMALL = dict(n_flows=4, n_early_every=2, n_early_size=2, n_layers=4, n_channels=32, upsample_kernel=640)
@@ -135,3 +137,15 @@ def test_vocoder_uses_the_fast_path_on_cpu_float32():
     expected = plain.vocode(mel, torch.Generator().manual_seed(1))
     for vocoder in (fast, chunk):
         assert relative_error(vocoder.vocode(mel, torch.Generator().manual_seed(1)), expected) < 1e-4
+
+
+def test_vocoder_speed_options_are_checked():
+    with pytest.raises(ConfigError, match="chunk_frames"):
+        WaveGlowOptions(chunk_frames=-1)
+    model = random_model().prepare_for_inference()
+    folded = WaveGlowVocoder(model, WaveGlowOptions(fold_conditioning=True), torch.device("cpu"), torch.float32)
+    assert folded.engine.fold_conditioning
+    # by default the conditioning is folded only where that costs little memory
+    assert FastWaveGlow(model).fold_conditioning
+    assert folded_conditioning_bytes(PRESETS["published-256"]) == 12 * 8 * 32 * (4 * 80 + 1) * 512 * 4  # 2 GB
+    assert folded_conditioning_bytes(PRESETS["published-256"]) > AUTO_FOLD_BYTES
