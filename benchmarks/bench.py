@@ -40,7 +40,7 @@ from tts_pipeline_waveglow.checkpoint import save_waveglow
 from tts_pipeline_waveglow.chunked import infer_chunked
 from tts_pipeline_waveglow.config import PRESETS as WAVEGLOW_PRESETS
 from tts_pipeline_waveglow.fast import FastWaveGlow
-from tts_pipeline_waveglow.model import WaveGlow
+from tts_pipeline_waveglow.model import WaveGlow, draw_noise
 
 from tts_pipeline.pipeline import Pipeline
 
@@ -234,6 +234,59 @@ def bench_waveglow(preset: str, device: torch.device, seconds: float, repeats: i
     return rows
 
 
+class _CompiledWaveGlow:
+    """WaveGlow inference with the flow reversal under ``torch.compile`` (GPU experiments)."""
+
+    def __init__(self, model: WaveGlow) -> None:
+        self.model = model
+        self.reverse = torch.compile(model._reverse, dynamic=False)
+
+    def infer(self, mel: torch.Tensor, sigma: float, generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.reverse(draw_noise(self.model.config, mel, sigma, generator), self.model.upsample_mel(mel))
+
+
+def bench_waveglow_gpu_extras(preset: str, device: torch.device, seconds: float, repeats: int) -> list[Row]:
+    """CUDA only: float16 with a batch of 8 utterances, and float16 under torch.compile (vs float32)."""
+    config = WAVEGLOW_PRESETS[preset]
+    n_frames = round(seconds * config.sample_rate / config.hop_length)
+    mel = torch.randn(8, config.n_mel_channels, n_frames, device=device) - 5.0
+    fp32 = random_waveglow(preset, device).prepare_for_inference()
+    fp16 = random_waveglow(preset, device).prepare_for_inference().half()
+    engines = {"prepared, float32": fp32, "float16, batch 8": fp16, "float16, torch.compile": _CompiledWaveGlow(fp16)}
+    batch = {"prepared, float32": 1, "float16, batch 8": 8, "float16, torch.compile": 1}
+
+    def runner(name):
+        def run():
+            generator = torch.Generator(device=device).manual_seed(0)
+            dtype = torch.float32 if name == "prepared, float32" else torch.float16
+            with torch.inference_mode():
+                return engines[name].infer(mel[: batch[name]].to(dtype), sigma=0.666, generator=generator)[:1]
+
+        return run
+
+    times, outputs, peaks = time_variants({name: runner(name) for name in engines}, device, repeats)
+    rows = []
+    for name, t in times.items():
+        samples = batch[name] * n_frames * config.hop_length
+        rows.append(
+            Row(
+                model=f"WaveGlow {preset}",
+                device=device.type,
+                dtype="float32" if name == "prepared, float32" else "float16",
+                path=name,
+                speed=samples / t / 1e3,
+                unit="kHz",
+                real_time_factor=t / (seconds * batch[name]),
+                speedup=None,
+                error=_relative_error(outputs[name], outputs["prepared, float32"]),
+                weights_mb=None,
+                peak_mb=peaks[name],
+                note=f"{seconds:g} s utterances; error against float32",
+            )
+        )
+    return rows
+
+
 def _relative_error(out: torch.Tensor, ref: torch.Tensor) -> float:
     return ((out - ref).abs().max() / ref.abs().max()).item()
 
@@ -420,6 +473,11 @@ def main(argv: list[str] | None = None) -> None:
             attempt(
                 f"WaveGlow {preset} on {name}",
                 lambda p=preset, d=device: bench_waveglow(p, d, args.seconds, args.repeats, fold=not args.no_fold),
+            )
+        if device.type == "cuda":
+            attempt(
+                "WaveGlow GPU extras",
+                lambda d=device: bench_waveglow_gpu_extras("published-256", d, args.seconds, args.repeats),
             )
         attempt(f"Tacotron2 on {name}", lambda d=device: bench_tacotron2(d, args.decoder_steps, args.repeats))
         attempt(f"say on {name}", lambda d=device: [bench_say(d, args.decoder_steps)])
