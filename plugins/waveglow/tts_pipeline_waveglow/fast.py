@@ -69,7 +69,7 @@ class FastWaveGlow:
         fold_conditioning: fold the conditioning convs into the upsampler (faster, more memory: see
             :func:`folded_conditioning_bytes`); None: fold when that takes at most 256 MB.
         winograd: use Winograd F(6, 3) for the dilated convs (False: three matrix products per conv).
-        chunk: group steps per chunk of rows (default: 2048, or 4096 when folding).
+        chunk: group steps per chunk of rows (default: 2048, or 4096 when folding; longer for narrow models).
     """
 
     def __init__(
