@@ -96,8 +96,10 @@ class FastWaveGlow:
         self.pad_before = max_dilation * (c.kernel_size // 2)
         self.pad_after = (self.tile + 1) * max_dilation  # Winograd's last partial tile reads past the end
         self.upsample = _copy_conv_transpose(model.upsample)
+        self._upsampler_matrix: tuple[torch.Tensor, torch.Tensor] | None = None
         with torch.no_grad():
             self.flows = [self._compile_flow(model, k, winograd) for k in range(c.n_flows)]
+        self._upsampler_matrix = None  # only needed while compiling
 
     # ------------------------------------------------------------------ compiling
     def _compile_flow(self, model: WaveGlow, k: int, winograd: bool) -> _Flow:
@@ -169,16 +171,20 @@ class FastWaveGlow:
         last row (times a constant 1) holds the bias, including the upsampler's own bias.
         """
         c = self.config
-        n_mel, n_group, taps, per_hop = c.n_mel_channels, c.n_group, self.taps_per_frame, self.frames_per_hop
-        up = model.upsample.weight.detach().double()  # [n_mel in, n_mel out, kernel]
-        up = torch.nn.functional.pad(up, (0, taps * c.hop_length - up.shape[-1]))
-        # [in c, out o, k, p, j] -> [(o, j), (k, c, p)]
-        up = up.view(n_mel, n_mel, taps, per_hop, n_group).permute(1, 4, 2, 0, 3).reshape(n_mel * n_group, -1)
-        folded = (cond.t() @ up).view(-1, taps * n_mel, per_hop).permute(1, 2, 0)  # [(k, c), p, 2C]
-        up_bias = model.upsample.bias.detach().double().repeat_interleave(n_group)
-        bias_row = (up_bias @ cond + bias).expand(1, per_hop, -1)
+        n_mel, taps, per_hop = c.n_mel_channels, self.taps_per_frame, self.frames_per_hop
+        if self._upsampler_matrix is None:  # once per engine: [p, (k, c), (o, j)] and the bias per (o, j)
+            up = model.upsample.weight.detach().float()  # [n_mel in c, n_mel out o, kernel]
+            up = torch.nn.functional.pad(up, (0, taps * c.hop_length - up.shape[-1]))
+            up = up.view(n_mel, n_mel, taps, per_hop, c.n_group).permute(3, 2, 0, 1, 4)
+            up_bias = model.upsample.bias.detach().float().repeat_interleave(c.n_group)
+            self._upsampler_matrix = (up.reshape(per_hop, taps * n_mel, -1).contiguous(), up_bias)
+        up, up_bias = self._upsampler_matrix
+        cond = cond.float()
+        # float32 products: float64 takes half a minute for the 256-channel model, for errors near 1e-7
+        folded = torch.bmm(up, cond.expand(per_hop, *cond.shape))  # [p, (k, c), 2C]
+        bias_row = (up_bias @ cond + bias.float()).expand(per_hop, 1, -1)
         # per phase: [p, taps * n_mel + 1, 2C] (one product per phase keeps each weight block cache-sized)
-        return torch.cat([folded, bias_row]).transpose(0, 1)
+        return torch.cat([folded, bias_row], dim=1)
 
     # ------------------------------------------------------------------ inference
     @torch.inference_mode()
