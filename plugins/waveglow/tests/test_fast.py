@@ -133,7 +133,8 @@ def test_vocoder_uses_the_fast_path_on_cpu_float32():
     fast = WaveGlowVocoder(model, WaveGlowOptions(), cpu, torch.float32)
     plain = WaveGlowVocoder(model, WaveGlowOptions(fast_cpu=False), cpu, torch.float32)
     chunk = WaveGlowVocoder(model, WaveGlowOptions(chunk_frames=8), cpu, torch.float32)
-    assert isinstance(fast.engine, FastWaveGlow) and plain.engine is model
+    assert isinstance(fast.engine, FastWaveGlow) and fast.model is None  # the engine holds its own weights
+    assert plain.engine is model and plain.model is model
     expected = plain.vocode(mel, torch.Generator().manual_seed(1))
     for vocoder in (fast, chunk):
         assert relative_error(vocoder.vocode(mel, torch.Generator().manual_seed(1)), expected) < 1e-4

@@ -78,10 +78,12 @@ class WaveGlowVocoder(Vocoder):
     Options = WaveGlowOptions
 
     def __init__(self, model: WaveGlow, options: WaveGlowOptions, device: torch.device, dtype: torch.dtype) -> None:
-        self.model = model
+        # what runs: the fast path's compiled weights on the CPU in float32, else the model itself
         self.engine: WaveGlow | FastWaveGlow = model
         if options.fast_cpu and device.type == "cpu" and dtype == torch.float32 and model.config.kernel_size == 3:
             self.engine = FastWaveGlow(model, fold_conditioning=options.fold_conditioning)
+        # the module itself only where it runs (the fast path holds its own copy of the weights)
+        self.model: WaveGlow | None = model if self.engine is model else None
         self.options = options
         self.device = device
         self.dtype = dtype
