@@ -28,16 +28,7 @@ from tts_pipeline_tacotron2.text.cleaners import english_cleaners
 from tts_pipeline.audio.io import read_audio, resample, write_audio
 from tts_pipeline.audio.mel import compute_mel
 from tts_pipeline.pipeline import Pipeline
-
-
-def read_list(path: Path) -> list[tuple[Path, str]]:
-    """LJSpeech-style ``audio|text`` lines; audio paths are relative to the list's folder."""
-    items = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            audio, text = line.split("|", 1)
-            items.append((path.parent / audio, text.split("|")[0]))
-    return items
+from tts_pipeline.training.data import read_filelist
 
 
 def normalise(text: str) -> str:
@@ -68,7 +59,8 @@ def word_error_rate(args) -> None:
     model = whisper()
     pipeline = Pipeline.from_config(args.config) if args.config else None
     references, hypotheses = [], []
-    for path, text in read_list(args.list):
+    for item in read_filelist(args.list):
+        path, text = item.audio, item.text
         if pipeline is None:
             audio, rate = read_audio(path)
         else:
@@ -93,7 +85,8 @@ def copy_synthesis(args) -> None:
 
     pipeline = Pipeline.from_config(args.config)
     pesq_scores, stoi_scores = [], []
-    for path, _ in read_list(args.list):
+    for item in read_filelist(args.list):
+        path = item.audio
         audio, rate = read_audio(path, pipeline.sample_rate)
         out = pipeline.vocode(compute_mel(audio), seed=0).samples
         n = min(len(out), len(audio))

@@ -30,11 +30,12 @@ from tts_pipeline.audio.format_files import resolve_format
 from tts_pipeline.audio.io import read_audio
 from tts_pipeline.audio.mel import compute_mel
 from tts_pipeline.plugins import get_registry
+from tts_pipeline.training.data import read_filelist
 
 
-def read_list(corpus: Path, name: str, limit: int | None) -> list[Path]:
-    lines = (corpus / name).read_text(encoding="utf-8").splitlines()
-    paths = [corpus / line.split("|", 1)[0] for line in lines if line.strip()]
+def read_paths(corpus: Path, name: str, limit: int | None) -> list[Path]:
+    """Audio paths of a file list in the corpus folder (the first ``limit`` when given)."""
+    paths = [item.audio for item in read_filelist(corpus / name)]
     return paths[:limit] if limit else paths
 
 
@@ -102,8 +103,8 @@ def main() -> None:
     args = parser.parse_args()
     formats = get_registry().mel_formats
     src, dst = resolve_format(args.source, formats), resolve_format(args.target, formats)
-    fit_paths = read_list(args.corpus, args.fit_list, args.max_clips)
-    eval_paths = read_list(args.corpus, args.eval_list, None)
+    fit_paths = read_paths(args.corpus, args.fit_list, args.max_clips)
+    eval_paths = read_paths(args.corpus, args.eval_list, None)
     print(f"{src.name} -> {dst.name}: fitting on {len(fit_paths)} clips, evaluating on {len(eval_paths)}")
     fit_pairs = [pair(p, src, dst) for p in fit_paths]
     eval_pairs = [pair(p, src, dst) for p in eval_paths]

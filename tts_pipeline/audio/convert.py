@@ -12,8 +12,8 @@ Steps, on bands-first mels [..., n_mels, T]:
 4. power and pre-emphasis: |X| ** p is taken to the destination power, and the pre-emphasis filter's
    gain |1 - a e^{-jw}| is divided out per frequency; window gain differences (window sums) are
    corrected;
-5. where one was fitted for the pair, a learned affine map on the log energies removes the bias that
-   different windows and powers leave (:mod:`tts_pipeline.audio.correction`);
+5. where one was fitted for the pair, a small learned network on the log energies of each frame and
+   its neighbours removes what different windows and powers leave (:mod:`tts_pipeline.audio.correction`);
 6. the destination's compression and normalisation are applied.
 
 What cannot be recovered: energy clipped at the source's floor (min_level_db, log_floor) or at the

@@ -95,14 +95,16 @@ class FastWaveGlow:
         self.chunk = -(-chunk // block) * block
         self.pad_before = max_dilation * (c.kernel_size // 2)
         self.pad_after = (self.tile + 1) * max_dilation  # Winograd's last partial tile reads past the end
-        self.upsample = _copy_conv_transpose(model.upsample)
-        self._upsampler_matrix: tuple[torch.Tensor, torch.Tensor] | None = None
+        # folded: the conditioning reads mel frames directly, so the upsampler is needed only while compiling
+        self.upsample = None if fold_conditioning else _copy_conv_transpose(model.upsample)
         with torch.no_grad():
-            self.flows = [self._compile_flow(model, k, winograd) for k in range(c.n_flows)]
-        self._upsampler_matrix = None  # only needed while compiling
+            upsampler = self._upsampler_matrix(model) if fold_conditioning else None
+            self.flows = [self._compile_flow(model, k, winograd, upsampler) for k in range(c.n_flows)]
 
     # ------------------------------------------------------------------ compiling
-    def _compile_flow(self, model: WaveGlow, k: int, winograd: bool) -> _Flow:
+    def _compile_flow(
+        self, model: WaveGlow, k: int, winograd: bool, upsampler: tuple[torch.Tensor, torch.Tensor] | None
+    ) -> _Flow:
         wn = model.WN[k]
         n_ch = wn.n_channels
         gate_scale = torch.cat([torch.full((n_ch,), 2.0), torch.ones(n_ch)]).double()  # tanh via sigmoid(2a)
@@ -138,8 +140,8 @@ class FastWaveGlow:
                 taps = start_w @ taps  # [3, n_half, 2C]
             elif winograd:
                 wino = WinogradConv(winograd_weights(taps, self.tile).float(), dilation)
-            if self.fold_conditioning:
-                cond = self._fold_into_upsampler(cond, bias, model)
+            if upsampler is not None:
+                cond = self._fold_into_upsampler(cond, bias, *upsampler)
             layers.append(
                 _Layer(
                     dilation=dilation,
@@ -163,22 +165,30 @@ class FastWaveGlow:
             w_inverse_t=w_inverse.t().float().contiguous(),
         )
 
-    def _fold_into_upsampler(self, cond: torch.Tensor, bias: torch.Tensor, model: WaveGlow) -> torch.Tensor:
-        """[n_mel * n_group, 2C] conditioning weights -> [frames_per_hop, taps * n_mel + 1, 2C].
+    def _upsampler_matrix(self, model: WaveGlow) -> tuple[torch.Tensor, torch.Tensor]:
+        """The upsampler as [p, (k, c), (o, j)] and its bias per (o, j), for :meth:`_fold_into_upsampler`.
 
         Group step t = hop h * frames_per_hop + p depends on mel frames h - k (k < taps) through upsampler
-        kernel positions 8 p + j + hop k; row k * n_mel + c of the result multiplies mel[c, h - k], and the
-        last row (times a constant 1) holds the bias, including the upsampler's own bias.
+        kernel positions n_group p + j + hop k (j < n_group, output channel o, input channel c).
         """
         c = self.config
         n_mel, taps, per_hop = c.n_mel_channels, self.taps_per_frame, self.frames_per_hop
-        if self._upsampler_matrix is None:  # once per engine: [p, (k, c), (o, j)] and the bias per (o, j)
-            up = model.upsample.weight.detach().float()  # [n_mel in c, n_mel out o, kernel]
-            up = torch.nn.functional.pad(up, (0, taps * c.hop_length - up.shape[-1]))
-            up = up.view(n_mel, n_mel, taps, per_hop, c.n_group).permute(3, 2, 0, 1, 4)
-            up_bias = model.upsample.bias.detach().float().repeat_interleave(c.n_group)
-            self._upsampler_matrix = (up.reshape(per_hop, taps * n_mel, -1).contiguous(), up_bias)
-        up, up_bias = self._upsampler_matrix
+        up = model.upsample.weight.detach().float()  # [n_mel in c, n_mel out o, kernel]
+        up = torch.nn.functional.pad(up, (0, taps * c.hop_length - up.shape[-1]))
+        up = up.view(n_mel, n_mel, taps, per_hop, c.n_group).permute(3, 2, 0, 1, 4)
+        up_bias = model.upsample.bias.detach().float().repeat_interleave(c.n_group)
+        return up.reshape(per_hop, taps * n_mel, -1).contiguous(), up_bias
+
+    @staticmethod
+    def _fold_into_upsampler(
+        cond: torch.Tensor, bias: torch.Tensor, up: torch.Tensor, up_bias: torch.Tensor
+    ) -> torch.Tensor:
+        """[n_mel * n_group, 2C] conditioning weights -> [frames_per_hop, taps * n_mel + 1, 2C].
+
+        Row k * n_mel + c of phase p multiplies mel[c, h - k]; the last row (times a constant 1) holds
+        the bias, including the upsampler's own bias.
+        """
+        per_hop = up.shape[0]
         cond = cond.float()
         # float32 products: float64 takes half a minute for the 256-channel model, for errors near 1e-7
         folded = torch.bmm(up, cond.expand(per_hop, *cond.shape))  # [p, (k, c), 2C]
