@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from tts_pipeline_tacotron2.checkpoint import save_tacotron2
@@ -245,26 +246,77 @@ class _CompiledWaveGlow:
         return self.reverse(draw_noise(self.model.config, mel, sigma, generator), self.model.upsample_mel(mel))
 
 
-def bench_waveglow_gpu_extras(preset: str, device: torch.device, seconds: float, repeats: int) -> list[Row]:
-    """CUDA only: float16 with a batch of 8 utterances, and float16 under torch.compile (vs float32)."""
+class _GraphedWaveGlow:
+    """WaveGlow inference replayed from a CUDA graph captured for one mel shape (GPU experiments).
+
+    The noise is drawn outside the graph with the caller's generator, so the output equals eager
+    inference with the same generator; only the launches are saved.
+    """
+
+    def __init__(self, model: WaveGlow, mel_shape: tuple[int, ...]) -> None:
+        self.model = model
+        weight = next(model.parameters())
+        self.mel = torch.randn(mel_shape, device=weight.device, dtype=weight.dtype) - 5.0
+        self.noise = draw_noise(model.config, self.mel, 1.0)
+        self.graph = torch.cuda.CUDAGraph()
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.inference_mode():
+            with torch.cuda.stream(side):
+                for _ in range(2):
+                    self._run()
+            torch.cuda.current_stream().wait_stream(side)
+            with torch.cuda.graph(self.graph):
+                self.audio = self._run()
+
+    def _run(self) -> torch.Tensor:
+        return self.model._reverse(self.noise, self.model.upsample_mel(self.mel))
+
+    def infer(self, mel: torch.Tensor, sigma: float, generator: torch.Generator | None = None) -> torch.Tensor:
+        self.mel.copy_(mel)
+        self.noise.copy_(draw_noise(self.model.config, mel, sigma, generator))
+        self.graph.replay()
+        return self.audio.clone()
+
+
+def bench_waveglow_gpu_extras(
+    preset: str, device: torch.device, seconds: float, repeats: int, compiled: bool
+) -> list[Row]:
+    """CUDA only, against float32: float16 with a batch of 8 utterances and float16/bfloat16 replayed from a
+    CUDA graph, or (``compiled``) float16 under ``torch.compile``, which takes minutes to build."""
     config = WAVEGLOW_PRESETS[preset]
     n_frames = round(seconds * config.sample_rate / config.hop_length)
     mel = torch.randn(8, config.n_mel_channels, n_frames, device=device) - 5.0
     fp32 = random_waveglow(preset, device).prepare_for_inference()
     fp16 = random_waveglow(preset, device).prepare_for_inference().half()
-    engines = {"prepared, float32": fp32, "float16, batch 8": fp16, "float16, torch.compile": _CompiledWaveGlow(fp16)}
-    batch = {"prepared, float32": 1, "float16, batch 8": 8, "float16, torch.compile": 1}
+    engines: dict[str, Any] = {"prepared, float32": fp32}
+    if compiled:
+        engines["float16, torch.compile"] = _CompiledWaveGlow(fp16)
+    else:
+        shape = (1, config.n_mel_channels, n_frames)
+        bf16 = random_waveglow(preset, device).prepare_for_inference().bfloat16()
+        engines.update(
+            {
+                "float16, batch 8": fp16,
+                "float16, CUDA graph": _GraphedWaveGlow(fp16, shape),
+                "bfloat16, CUDA graph": _GraphedWaveGlow(bf16, shape),
+            }
+        )
+    batch = {name: 8 if "batch 8" in name else 1 for name in engines}
+    dtypes = {name: name.split(",")[0] if name != "prepared, float32" else "float32" for name in engines}
 
-    def runner(name):
+    def runner(name: str, engine: Any, dtype: torch.dtype, size: int) -> Callable[[], torch.Tensor]:
         def run():
             generator = torch.Generator(device=device).manual_seed(0)
-            dtype = torch.float32 if name == "prepared, float32" else torch.float16
             with torch.inference_mode():
-                return engines[name].infer(mel[: batch[name]].to(dtype), sigma=0.666, generator=generator)[:1]
+                return engine.infer(mel[:size].to(dtype), sigma=0.666, generator=generator)[:1]
 
         return run
 
-    times, outputs, peaks = time_variants({name: runner(name) for name in engines}, device, repeats)
+    variants = {name: runner(name, e, getattr(torch, dtypes[name]), batch[name]) for name, e in engines.items()}
+    times, outputs, peaks = time_variants(variants, device, repeats)
+    # the noise of a batch of 8 is drawn differently: its error is against float32 on the same batch
+    references = {1: outputs["prepared, float32"], 8: runner("", fp32, torch.float32, 8)().float().cpu()}
     rows = []
     for name, t in times.items():
         samples = batch[name] * n_frames * config.hop_length
@@ -272,13 +324,13 @@ def bench_waveglow_gpu_extras(preset: str, device: torch.device, seconds: float,
             Row(
                 model=f"WaveGlow {preset}",
                 device=device.type,
-                dtype="float32" if name == "prepared, float32" else "float16",
+                dtype=dtypes[name],
                 path=name,
                 speed=samples / t / 1e3,
                 unit="kHz",
                 real_time_factor=t / (seconds * batch[name]),
                 speedup=None,
-                error=_relative_error(outputs[name], outputs["prepared, float32"]),
+                error=_relative_error(outputs[name], references[batch[name]]),
                 weights_mb=None,
                 peak_mb=peaks[name],
                 note=f"{seconds:g} s utterances; error against float32",
@@ -439,8 +491,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short inputs, one repeat (a smoke run)")
     parser.add_argument("--seconds", type=float, default=4.0, help="utterance length for WaveGlow (default 4)")
+    parser.add_argument(
+        "--gpu-seconds", type=float, default=20.0, help="utterance length on CUDA (default 20: one long utterance)"
+    )
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per variant (median; default 3)")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+    parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile row (CUDA)")
     parser.add_argument("--no-fold", action="store_true", help="skip the folded-conditioning path (2 GB)")
     parser.add_argument("--long-minutes", type=float, default=10.0, help="long-input test length (0 skips)")
     parser.add_argument("--decoder-steps", type=int, default=200, help="Tacotron2 steps per measurement")
@@ -449,13 +505,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", type=Path, help="also write the rows as JSON to this file")
     args = parser.parse_args(argv)
     if args.quick:
-        args.seconds, args.repeats, args.long_minutes, args.decoder_steps = 0.5, 1, 0.5, 20
+        args.seconds, args.gpu_seconds, args.repeats, args.long_minutes, args.decoder_steps = 0.5, 0.5, 1, 0.5, 20
     torch.set_num_threads(args.threads)
     devices = args.devices.split(",") if args.devices else ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     rows: list[Row] = []
 
     def report(new: list[Row]) -> None:
         rows.extend(new)
+        if args.json:  # rewritten after every measurement, so a run cut short keeps what it measured
+            args.json.write_text(json.dumps([asdict(r) for r in rows], indent=1))
         for r in new:
             extra = "" if r.speedup is None else f" x{r.speedup:.2f} err {r.error:.1e}"
             print(f"{r.model:32s} {r.device:5s} {r.dtype:9s} {r.path:32s} {r.speed:10.4g} {r.unit}{extra}", flush=True)
@@ -469,18 +527,24 @@ def main(argv: list[str] | None = None) -> None:
 
     for name in devices:
         device = torch.device(name)
+        seconds = args.gpu_seconds if device.type == "cuda" else args.seconds
         for preset in ("published-256", "small"):
             attempt(
                 f"WaveGlow {preset} on {name}",
-                lambda p=preset, d=device: bench_waveglow(p, d, args.seconds, args.repeats, fold=not args.no_fold),
+                lambda p=preset, d=device, s=seconds: bench_waveglow(p, d, s, args.repeats, fold=not args.no_fold),
             )
         if device.type == "cuda":
             attempt(
                 "WaveGlow GPU extras",
-                lambda d=device: bench_waveglow_gpu_extras("published-256", d, args.seconds, args.repeats),
+                lambda d=device, s=seconds: bench_waveglow_gpu_extras("published-256", d, s, args.repeats, False),
             )
         attempt(f"Tacotron2 on {name}", lambda d=device: bench_tacotron2(d, args.decoder_steps, args.repeats))
         attempt(f"say on {name}", lambda d=device: [bench_say(d, args.decoder_steps)])
+        if device.type == "cuda" and not args.no_compile:  # last: building the compiled graph takes minutes
+            attempt(
+                "WaveGlow torch.compile",
+                lambda d=device, s=seconds: bench_waveglow_gpu_extras("published-256", d, s, args.repeats, True),
+            )
     if args.long_minutes > 0:
         attempt("long input", lambda: [bench_long_input("small", args.long_minutes, chunk_frames=1000)])
     command = "python benchmarks/bench.py " + " ".join(argv if argv is not None else sys.argv[1:])

@@ -89,6 +89,14 @@ def test_keep_last_prunes_old_checkpoints(tmp_path):
     ]
 
 
+def test_max_minutes_stops_with_a_checkpoint_and_resume_finishes(tmp_path):
+    stopped = train(tmp_path, "run", steps=8, checkpoint_every=100, max_minutes=1e-9)
+    assert stopped.step == 1
+    assert [p.name for p in (tmp_path / "run").glob("checkpoint_*")] == ["checkpoint_00000001.pt"]
+    resumed = train(tmp_path, "run", resume=True, steps=8, checkpoint_every=100)
+    assert resumed.step == 8
+
+
 def test_nan_losses_are_skipped_then_stop_the_run(tmp_path, caplog):
     module = fakes()
     with pytest.raises(TTSError, match="NaN/Inf for 3 steps in a row"):

@@ -21,6 +21,7 @@ from ..errors import ConfigError
 @click.option("--init-from", type=click.Path(dir_okay=False, path_type=Path), help="Warm start from weights.")
 @click.option("--preset", help="Model size preset (e.g. small, published).")
 @click.option("--steps", type=int)
+@click.option("--max-minutes", type=float, help="Stop with a checkpoint after this much wall time.")
 @click.option("--batch-size", type=int, help="Per process.")
 @click.option("--learning-rate", type=float)
 @click.option("--grad-accum", type=int)
@@ -50,7 +51,8 @@ def train(model: str, config_path, resume_dir, init_from, preset, **flags) -> No
         state = load_training_state(latest)
         if state.get("model_name") != model:
             raise ConfigError(f"{resume_dir} holds a {state.get('model_name')} run, not {model}")
-        train_values = {**state["train_config"], **train_values, "output_dir": str(resume_dir)}
+        saved = {k: v for k, v in state["train_config"].items() if k != "max_minutes"}  # a limit is per invocation
+        train_values = {**saved, **train_values, "output_dir": str(resume_dir)}
         model_values = {**state["task_options"], **model_values}
     if init_from is not None and resume_dir is not None:
         raise ConfigError("--init-from starts a new run; it cannot be combined with --resume")

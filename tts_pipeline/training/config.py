@@ -42,6 +42,7 @@ class TrainConfig:
     num_workers: int = 2  # data loader worker processes
     device: str = "auto"  # auto (cuda when present), cpu, cuda
     max_bad_steps: int = 10  # consecutive NaN/Inf losses before the run stops
+    max_minutes: float | None = None  # stop with a checkpoint after this much wall time (None: no limit)
 
     def __post_init__(self) -> None:
         positive = ("steps", "batch_size", "grad_accum", "checkpoint_every", "keep_last", "val_every", "log_every")
@@ -50,6 +51,8 @@ class TrainConfig:
                 raise ConfigError(f"train.{name} must be >= 1, not {getattr(self, name)}")
         if self.learning_rate <= 0:
             raise ConfigError(f"train.learning_rate must be > 0, not {self.learning_rate}")
+        if self.max_minutes is not None and self.max_minutes <= 0:
+            raise ConfigError(f"train.max_minutes must be > 0, not {self.max_minutes}")
         if self.num_workers < 0:
             raise ConfigError("train.num_workers must be >= 0")
 

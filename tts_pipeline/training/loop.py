@@ -184,7 +184,7 @@ class Trainer:
         return mean_across(total / max(count, 1), self.dist)
 
     def run(self) -> int:
-        """Train until ``config.steps``; checkpoints on the way and at the end."""
+        """Train until ``config.steps`` (or ``config.max_minutes``); checkpoints on the way and at the end."""
         cfg = self.config
         train_iter = iter(self._loader(cfg.filelist, train=True))
         val_loader = self._loader(cfg.val_filelist, train=False) if cfg.val_filelist else None
@@ -214,6 +214,11 @@ class Trainer:
                     val_loss = self.validate(val_loader)
                     self.logger.write(self.step, "val", {"loss": val_loss})
                     bar.write(f"step {self.step}: validation loss {val_loss:.4f}")
+                out_of_time = cfg.max_minutes is not None and time.time() - started > cfg.max_minutes * 60
+                if all_agree(out_of_time, self.dist) and self.step < cfg.steps:
+                    bar.write(f"step {self.step}: {cfg.max_minutes:g} minutes are up; saving and stopping")
+                    self.save_checkpoint()
+                    break
                 if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
                     self.save_checkpoint()
         finally:

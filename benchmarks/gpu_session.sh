@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# One lease on a lent GPU machine, in one call: install, GPU tests, benchmark, then demo-voice training.
+#
+#   python tools/pack_corpus.py ../shared/data/joe-lj .gpu/joe-lj  # once, on the dev machine
+#   (device run, carrying .gpu)  bash benchmarks/gpu_session.sh
+#
+# The machine has python3 with torch but not this project's small dependencies: .gpu/whl holds their
+# wheels. Every stage has its own time limit, so one that hangs cannot eat the training time, and
+# everything worth keeping lands in $OUT (each file under 16 MB). BUDGET is the seconds this script may
+# use in all (default 520).
+set -u
+OUT=${OUT:-/tmp/gpu-session}
+BUDGET=${BUDGET:-520}
+START=$(date +%s)
+export PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
+mkdir -p "$OUT"
+left() { echo $((BUDGET - ($(date +%s) - START))); }
+stage() { echo; echo "=== $1 ($(left) s left)"; }
+
+stage install
+if [ -z "${SKIP_INSTALL:-}" ]; then  # SKIP_INSTALL=1: a dry run in an environment that has everything
+python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .gpu/whl/*.whl || exit 1
+python3 -m pip install -q --no-index --no-deps --no-build-isolation --target /tmp/site \
+    . ./plugins/waveglow ./plugins/tacotron2 || exit 1
+export PYTHONPATH=/tmp/site
+fi
+nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.max.sm,temperature.gpu --format=csv
+python3 -c "import torch, tts_pipeline_waveglow, tts_pipeline_tacotron2; print(torch.__version__, torch.version.cuda)"
+
+stage "GPU tests"
+timeout 120 python3 -m pytest -p no:cacheprovider -q -m gpu tests plugins 2>&1 | tail -15
+
+stage benchmark
+timeout 200 python3 benchmarks/bench.py --devices cuda --long-minutes 0 --repeats 3 \
+    --json "$OUT/bench.json" 2>&1 | tee "$OUT/bench.log"
+
+train() {  # train MODEL CONFIG PACKED_LIST PACKED_VAL MINUTES
+    local model=$1 config=$2 minutes=$5 init=()
+    local weights="tts_pipeline/voices/joe-lj-demo/$model.safetensors"
+    [ -f "$weights" ] && init=(--init-from "$weights")
+    stage "train $model for $minutes min"
+    timeout $(( ${minutes%.*} * 60 + 150 )) python3 -m tts_pipeline train "$model" --config "$config" \
+        --filelist "$3" --val-filelist "$4" --output-dir "runs/$model-demo" --max-minutes "$minutes" \
+        --checkpoint-every 100000 --val-every 400 --num-workers 12 "${init[@]}" 2>&1 \
+        | tr '\r' '\n' | grep -v "^ *$" | awk 'NR % 20 == 1 || /validation|Error|error|trained/' | tail -40
+    cp "runs/$model-demo/log.jsonl" "$OUT/$model-log.jsonl" 2>/dev/null
+    python3 tools/export_voice.py "runs/$model-demo" "$OUT/$model" --split-mb 15 || echo "export $model failed"
+}
+
+# what is left, minus start-up and export margins, split 55/45 between the two models
+REST=$(( $(left) - 90 ))
+if [ "$REST" -gt 120 ]; then
+    train waveglow configs/waveglow-demo-joe-lj.toml .gpu/joe-lj/train.txt .gpu/joe-lj/val.txt \
+        "$(python3 -c "print(round($REST * 0.55 / 60 - 0.4, 1))")"
+    REST=$(( $(left) - 45 ))
+    [ "$REST" -gt 60 ] && train tacotron2 configs/tacotron2-demo-joe-lj.toml .gpu/joe-lj/train.txt \
+        .gpu/joe-lj/val.txt "$(python3 -c "print(round($REST / 60 - 0.5, 1))")"
+fi
+stage done
+ls -la "$OUT"
