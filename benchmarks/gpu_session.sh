@@ -21,7 +21,9 @@ stage install
 if [ -z "${SKIP_INSTALL:-}" ]; then  # SKIP_INSTALL=1: a dry run in an environment that has everything
 python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .gpu/whl/*.whl || exit 1
 python3 -m pip install -q --no-index --no-deps --no-build-isolation --target /tmp/site \
-    . ./plugins/waveglow ./plugins/tacotron2 || exit 1
+    . ./plugins/waveglow ./plugins/tacotron2 \
+    || { echo "WARNING: building the project failed; installing the wheels carried in .gpu/proj (may be stale)"
+         python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .gpu/proj/*.whl || exit 1; }
 export PYTHONPATH=/tmp/site
 fi
 nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.max.sm,temperature.gpu --format=csv
