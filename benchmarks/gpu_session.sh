@@ -30,7 +30,7 @@ nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.max.sm,temperature.gpu
 python3 -c "import torch, tts_pipeline_waveglow, tts_pipeline_tacotron2; print(torch.__version__, torch.version.cuda)"
 
 stage "GPU tests"
-timeout 120 python3 -m pytest -p no:cacheprovider -q -m gpu tests plugins 2>&1 | tail -15
+timeout 120 python3 -m pytest -p no:cacheprovider -q -m gpu --continue-on-collection-errors tests plugins 2>&1 | tail -15
 
 stage benchmark
 timeout 200 python3 benchmarks/bench.py --devices cuda --long-minutes 0 --repeats 3 \
