@@ -39,6 +39,7 @@ from tts_pipeline_tacotron2.config import PRESETS as TACOTRON2_PRESETS
 from tts_pipeline_tacotron2.model import Tacotron2
 from tts_pipeline_waveglow.checkpoint import save_waveglow
 from tts_pipeline_waveglow.chunked import infer_chunked
+from tts_pipeline_waveglow.compiled import CompiledWaveGlow
 from tts_pipeline_waveglow.config import PRESETS as WAVEGLOW_PRESETS
 from tts_pipeline_waveglow.fast import FastWaveGlow
 from tts_pipeline_waveglow.model import WaveGlow, draw_noise
@@ -235,17 +236,6 @@ def bench_waveglow(preset: str, device: torch.device, seconds: float, repeats: i
     return rows
 
 
-class _CompiledWaveGlow:
-    """WaveGlow inference with the flow reversal under ``torch.compile`` (GPU experiments)."""
-
-    def __init__(self, model: WaveGlow) -> None:
-        self.model = model
-        self.reverse = torch.compile(model._reverse, dynamic=False)
-
-    def infer(self, mel: torch.Tensor, sigma: float, generator: torch.Generator | None = None) -> torch.Tensor:
-        return self.reverse(draw_noise(self.model.config, mel, sigma, generator), self.model.upsample_mel(mel))
-
-
 class _GraphedWaveGlow:
     """WaveGlow inference replayed from a CUDA graph captured for one mel shape (GPU experiments).
 
@@ -291,7 +281,7 @@ def bench_waveglow_gpu_extras(
     fp16 = random_waveglow(preset, device).prepare_for_inference().half()
     engines: dict[str, Any] = {"prepared, float32": fp32}
     if compiled:
-        engines["float16, torch.compile"] = _CompiledWaveGlow(fp16)
+        engines["float16, torch.compile"] = CompiledWaveGlow(fp16)
     else:
         shape = (1, config.n_mel_channels, n_frames)
         bf16 = random_waveglow(preset, device).prepare_for_inference().bfloat16()
