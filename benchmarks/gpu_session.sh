@@ -49,11 +49,11 @@ train() {  # train MODEL CONFIG PACKED_LIST PACKED_VAL MINUTES
     python3 tools/export_voice.py "runs/$model-demo" "$OUT/$model" --split-mb 15 || echo "export $model failed"
 }
 
-# what is left, minus start-up and export margins, split 55/45 between the two models
+# what is left, minus start-up and export margins, split evenly between the two models
 REST=$(( $(left) - 90 ))
 if [ "$REST" -gt 120 ]; then
     train waveglow configs/waveglow-demo-joe-lj.toml .gpu/joe-lj/train.txt .gpu/joe-lj/val.txt \
-        "$(python3 -c "print(round($REST * 0.55 / 60 - 0.4, 1))")"
+        "$(python3 -c "print(round($REST * 0.5 / 60 - 0.4, 1))")"
     REST=$(( $(left) - 45 ))
     [ "$REST" -gt 60 ] && train tacotron2 configs/tacotron2-demo-joe-lj.toml .gpu/joe-lj/train.txt \
         .gpu/joe-lj/val.txt "$(python3 -c "print(round($REST / 60 - 0.5, 1))")"

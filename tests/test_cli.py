@@ -247,7 +247,11 @@ def test_other_user_errors(tmp_path, good_mel, tiny_waveglow_file):
         *run("vocode", str(good_mel), "--config", str(cfg), "--checkpoint", ckpt, "-o", str(tmp_path / "o.wav"))[::2],
         "sigmaa",
     )
-    assert_user_error(*run("vocode", str(good_mel), "-o", str(tmp_path / "o.wav"))[::2], "no WaveGlow checkpoint")
+    no_voice = run("vocode", str(good_mel), "--voice", "none", "-o", str(tmp_path / "o.wav"))
+    assert_user_error(*no_voice[::2], "no WaveGlow checkpoint")
+    assert_user_error(
+        *run("vocode", str(good_mel), "--voice", "x", "-o", str(tmp_path / "o.wav"))[::2], "unknown voice"
+    )
     assert not (tmp_path / "o.wav").exists()
 
 

@@ -154,10 +154,18 @@ def test_say_cli_text_errors(tmp_path, tiny_tacotron2_file, tiny_waveglow_file, 
     assert not out.exists()
 
 
-def test_say_without_checkpoints_explains_downloads(tmp_path):
-    proc = run_cli("say", "Hello.", "-o", str(tmp_path / "x.wav"))
+def test_say_without_checkpoints_or_voice_explains_downloads(tmp_path):
+    proc = run_cli("say", "Hello.", "--voice", "none", "-o", str(tmp_path / "x.wav"))
     err = proc.stderr.decode()
     assert proc.returncode == 2 and "tacotron2_statedict.pt" in err and err.count("\n") == 1
+    assert not (tmp_path / "x.wav").exists()
+
+
+def test_say_without_checkpoints_speaks_with_the_bundled_voice(tmp_path):
+    proc = run_cli("say", "Hello.", "--max-decoder-steps", "30", "-o", str(tmp_path / "x.wav"))
+    assert proc.returncode == 0, proc.stderr.decode()
+    audio, rate = sf.read(tmp_path / "x.wav")
+    assert rate == 22050 and 0 < len(audio) <= 30 * 256
 
 
 def test_say_with_a_waveglow_file_as_acoustic_model(tmp_path, tiny_waveglow_file):

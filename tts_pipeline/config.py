@@ -1,6 +1,8 @@
 """Typed pipeline configuration: TOML/JSON files or dicts, validated with errors that name the bad key.
 
 ```toml
+voice = "joe-lj-demo"   # the bundled voice fills stages without a checkpoint; "none": no voice
+
 [acoustic]
 name = "tacotron2"
 checkpoint = "tacotron2_statedict.pt"
@@ -40,6 +42,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 DTYPES = ("fp32", "fp16", "bf16")
+DEFAULT_VOICE = "joe-lj-demo"  # the voice shipped in tts_pipeline/voices/
 
 
 @dataclass
@@ -77,6 +80,7 @@ class PipelineConfig:
     vocoder: StageConfig = field(default_factory=lambda: StageConfig(name="waveglow"))
     acoustic: StageConfig | None = None
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    voice: str = DEFAULT_VOICE  # fills stages that have no checkpoint ("none": leave them empty)
 
 
 def load_config(source: str | Path | Mapping[str, Any] | PipelineConfig | None) -> PipelineConfig:
@@ -114,16 +118,21 @@ def read_config_file(path: Path, what: str = "config") -> dict[str, Any]:
 
 def config_from_mapping(data: Mapping[str, Any], base_dir: Path) -> PipelineConfig:
     """Validate a config dict: unknown sections or keys are errors naming them."""
-    unknown = set(data) - {"acoustic", "vocoder", "runtime"}
+    unknown = set(data) - {"acoustic", "vocoder", "runtime", "voice"}
     if unknown:
-        raise ConfigError(f"unknown config section {sorted(unknown)[0]!r}; expected acoustic, vocoder and runtime")
+        raise ConfigError(
+            f"unknown config section {sorted(unknown)[0]!r}; expected voice, acoustic, vocoder and runtime"
+        )
+    voice = data.get("voice", DEFAULT_VOICE)
+    if not isinstance(voice, str):
+        raise ConfigError(f'voice must be a voice name (see `tts-pipeline voices`) or "none", not {voice!r}')
     acoustic = _stage(data["acoustic"], "acoustic", base_dir) if data.get("acoustic") else None
     vocoder = _stage(data.get("vocoder", {"name": "waveglow"}), "vocoder", base_dir)
     runtime_data = data.get("runtime", {})
     if not isinstance(runtime_data, Mapping):
         raise ConfigError("config section 'runtime' must be a table")
     runtime = parse_options(RuntimeConfig, runtime_data, "runtime")
-    return PipelineConfig(vocoder=vocoder, acoustic=acoustic, runtime=runtime)
+    return PipelineConfig(vocoder=vocoder, acoustic=acoustic, runtime=runtime, voice=voice)
 
 
 def _stage(data: Any, section: str, base_dir: Path) -> StageConfig:

@@ -23,6 +23,7 @@ from .errors import CheckpointError, ConfigError, MelError, TextError
 from .plugins import Registry, get_registry
 from .runtime import make_generator, resolve_device, resolve_dtype
 from .stages import AcousticModel, AudioProcessor, MelProcessor, StageContext, Vocoder
+from .voices import apply_voice
 
 
 @dataclass
@@ -65,6 +66,7 @@ class Pipeline:
     """
 
     def __init__(self, config: PipelineConfig, registry: Registry | None = None) -> None:
+        config = apply_voice(config)
         self.config = config
         self.registry = registry or get_registry()
         self.device = resolve_device(config.runtime.device)
@@ -84,7 +86,7 @@ class Pipeline:
         except CheckpointError as exc:
             problems.append(exc)
         if problems:  # say everything that is missing at once, not one file per run
-            raise CheckpointError(" Also: ".join(str(p) for p in problems))
+            raise CheckpointError("; also: ".join(str(p) for p in problems))
         context = StageContext(vocoder=self.vocoder, acoustic=self.acoustic, device=self.device)
         self.mel_processors: list[tuple[str, MelProcessor]] = _build(self.registry.mel_processors, context)
         self.audio_processors: list[tuple[str, AudioProcessor]] = _build(self.registry.audio_processors, context)

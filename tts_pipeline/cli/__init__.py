@@ -9,7 +9,7 @@ import click
 
 from ..errors import TTSError
 from .convert import convert
-from .info import formats, plugins
+from .info import formats, plugins, voices
 from .mel import mel
 from .say import say
 from .train import train
@@ -22,7 +22,7 @@ def cli() -> None:
     """Text -> mel -> audio with pluggable acoustic models and vocoders (Tacotron2, WaveGlow)."""
 
 
-for command in (say, vocode, mel, convert, train, plugins, formats):
+for command in (say, vocode, mel, convert, train, plugins, formats, voices):
     cli.add_command(command)
 
 

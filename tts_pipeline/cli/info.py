@@ -36,3 +36,22 @@ def formats(verbose: bool) -> None:
             for field in dataclasses.fields(fmt):
                 if field.name not in ("name", "description"):
                     click.echo(f"    {field.name} = {getattr(fmt, field.name)!r}")
+
+
+@click.command()
+def voices() -> None:
+    """List the voices shipped with the package: status, models, sizes, checksums, model card."""
+    from ..voices import DEFAULT_VOICE, installed_voices
+
+    found = installed_voices()
+    if not found:
+        click.echo("no voices installed: pass --acoustic-checkpoint and --checkpoint to say")
+    for voice in found.values():
+        default = " (default)" if voice.name == DEFAULT_VOICE else ""
+        problems = voice.mismatches()
+        click.echo(f"{voice.name}{default}: {voice.status}; {voice.description}")
+        for role, stage in (("acoustic", voice.acoustic), ("vocoder", voice.vocoder)):
+            size = f"{stage.file.stat().st_size / 2**20:.1f} MB" if stage.file.is_file() else "missing"
+            click.echo(f"    {role}: {stage.name}, {stage.file.name} ({size})")
+        click.echo(f"    checksums: {'; '.join(problems) if problems else 'ok'}")
+        click.echo(f"    model card: {voice.card}")

@@ -13,12 +13,15 @@ LAYOUTS = ["auto", "bands_first", "frames_first"]
 
 
 def runtime_options(func):
-    """--config, --device, --dtype, --seed."""
+    """--config, --voice, --device, --dtype, --seed."""
     func = click.option("--seed", type=int, default=None, help="Random seed for reproducible noise.")(func)
     func = click.option(
         "--dtype", type=click.Choice(["fp32", "fp16", "bf16"]), default=None, help="Precision (fp16/bf16 need a GPU)."
     )(func)
     func = click.option("--device", default=None, help="auto (cuda when present), cpu, cuda or cuda:N.")(func)
+    func = click.option(
+        "--voice", default=None, help="Installed voice for stages without a checkpoint (see `voices`; none: no voice)."
+    )(func)
     func = click.option(
         "--config",
         "config_path",
@@ -51,6 +54,7 @@ def vocoder_options(func):
 def build_config(
     config_path: Path | None,
     *,
+    voice: str | None = None,
     device: str | None = None,
     dtype: str | None = None,
     seed: int | None = None,
@@ -76,6 +80,8 @@ def build_config(
         config.acoustic.checkpoint = acoustic_checkpoint
     if config.acoustic is not None:
         config.acoustic.options.update({k: v for k, v in (acoustic_overrides or {}).items() if v is not None})
+    if voice is not None:
+        config.voice = voice
     if device is not None:
         config.runtime.device = device
     if dtype is not None:

@@ -44,6 +44,7 @@ def say(
         raise click.BadParameter("must be >= 0", param_hint="--pause")
     config = build_config(
         flags.pop("config_path"),
+        voice=flags.pop("voice"),
         device=flags.pop("device"),
         dtype=flags.pop("dtype"),
         seed=flags.pop("seed"),

@@ -36,6 +36,7 @@ def vocode(
     denoiser_strength: float | None,
     denoiser_mode: str | None,
     config_path: Path | None,
+    voice: str | None,
     device: str | None,
     dtype: str | None,
     seed: int | None,
@@ -48,6 +49,7 @@ def vocode(
 
     config = build_config(
         config_path,
+        voice=voice,
         device=device,
         dtype=dtype,
         seed=seed,

@@ -1,0 +1,107 @@
+"""The bundled voice: its files match the checksums, it speaks with no configuration, and configs win over it."""
+
+import importlib.util
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from tts_pipeline import voices
+from tts_pipeline.config import DEFAULT_VOICE
+from tts_pipeline.errors import CheckpointError, ConfigError
+from tts_pipeline.pipeline import Pipeline
+
+ROOT = Path(__file__).parents[1]
+CARD_SECTIONS = ("## Data and licence", "## Recipe", "## Training runs", "## Measured quality", "## Limits")
+
+
+def load_tool(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_default_voice_is_installed_and_its_files_match_the_card():
+    installed = voices.installed_voices()
+    assert DEFAULT_VOICE in installed
+    for voice in installed.values():
+        assert voice.mismatches() == []
+        card = voice.card.read_text(encoding="utf-8")
+        for stage in (voice.acoustic, voice.vocoder):
+            assert f"| {stage.file.name} | {stage.sha256} |" in card
+            assert stage.file.stat().st_size < 60 * 2**20
+        assert all(section in card for section in CARD_SECTIONS)
+    total = sum(s.file.stat().st_size for v in installed.values() for s in (v.acoustic, v.vocoder))
+    assert total <= 60 * 2**20 * len(installed)
+
+
+def test_an_empty_config_speaks_with_the_bundled_voice():
+    voice = voices.get_voice(DEFAULT_VOICE)
+    pipeline = Pipeline.from_config(
+        {"acoustic": {"name": "tacotron2", "max_decoder_steps": 60}, "runtime": {"seed": 0}}
+    )
+    assert pipeline.config.vocoder.checkpoint == voice.vocoder.file
+    assert pipeline.config.acoustic.checkpoint == voice.acoustic.file
+    result = pipeline.synthesize("Hello, world.")
+    n = result.samples.numel()
+    assert n % 256 == 0 and 0 < n <= 60 * 256 and torch.isfinite(result.samples).all()
+    if voice.ready:  # a trained voice says two words in about a second, and stops by itself
+        full = Pipeline.from_config({}).synthesize("Hello, world.")
+        assert 0.5 < full.duration < 3.0
+
+
+def test_from_config_with_nothing_gets_both_stages():
+    pipeline = Pipeline.from_config({})
+    assert pipeline.acoustic is not None and pipeline.config.voice == DEFAULT_VOICE
+
+
+def test_configured_checkpoints_and_voice_none_win(tiny_waveglow_file):
+    own = Pipeline.from_config({"vocoder": {"checkpoint": str(tiny_waveglow_file)}})
+    assert own.config.vocoder.checkpoint == tiny_waveglow_file
+    assert own.acoustic is None  # a configured vocoder alone stays a vocoding pipeline
+    with pytest.raises(CheckpointError, match="no WaveGlow checkpoint given"):
+        Pipeline.from_config({"voice": "none"})
+    with pytest.raises(ConfigError, match="unknown voice 'nobody'"):
+        Pipeline.from_config({"voice": "nobody"})
+    with pytest.raises(ConfigError, match="voice must be"):
+        Pipeline.from_config({"voice": 3})
+
+
+@pytest.fixture
+def voice_copy(tmp_path, monkeypatch) -> Path:
+    """A copy of the bundled voices folder that the package reads instead."""
+    folder = tmp_path / "voices"
+    shutil.copytree(voices.VOICES_DIR / DEFAULT_VOICE, folder / DEFAULT_VOICE)
+    monkeypatch.setattr(voices, "VOICES_DIR", folder)
+    return folder / DEFAULT_VOICE
+
+
+def test_a_damaged_voice_is_refused_with_a_clear_message(voice_copy):
+    with open(voice_copy / "waveglow.safetensors", "r+b") as fh:
+        fh.seek(1000)
+        fh.write(b"\0" * 16)
+    assert voices.get_voice(DEFAULT_VOICE).mismatches() == ["waveglow.safetensors does not match its checksum"]
+    with pytest.raises(CheckpointError, match="damaged .*reinstall"):
+        Pipeline.from_config({})
+
+
+def test_update_voice_refreshes_manifest_and_card(voice_copy):
+    data = bytearray((voice_copy / "tacotron2.safetensors").read_bytes())
+    data[-1] ^= 1  # a different float16 value: new weights dropped in
+    (voice_copy / "tacotron2.safetensors").write_bytes(bytes(data))
+    assert voices.get_voice(DEFAULT_VOICE).mismatches()
+    sums = load_tool("update_voice").update(voice_copy)
+    voice = voices.get_voice(DEFAULT_VOICE)
+    assert voice.mismatches() == []
+    assert voice.acoustic.sha256 == sums["tacotron2.safetensors"]
+    assert f"| tacotron2.safetensors | {sums['tacotron2.safetensors']} |" in voice.card.read_text()
+
+
+def test_voices_command_lists_the_bundled_voice():
+    proc = subprocess.run([sys.executable, "-m", "tts_pipeline", "voices"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert f"{DEFAULT_VOICE} (default)" in proc.stdout and "checksums: ok" in proc.stdout
