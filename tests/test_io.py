@@ -118,3 +118,20 @@ def test_mel_file_errors(tmp_path):
         read_mel(tmp_path / "e.pt")
     with pytest.raises(MelError, match="unknown extension"):
         read_mel(Path(__file__))
+
+
+def test_atomic_output_gives_ordinary_permissions(tmp_path):
+    umask = os.umask(0o022)
+    try:
+        new = tmp_path / "new.wav"
+        with atomic_output(new) as tmp:
+            tmp.write_bytes(b"x")
+        assert new.stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600
+        kept = tmp_path / "kept.wav"
+        kept.write_bytes(b"old")
+        kept.chmod(0o640)
+        with atomic_output(kept) as tmp:
+            tmp.write_bytes(b"new")
+        assert kept.stat().st_mode & 0o777 == 0o640 and kept.read_bytes() == b"new"
+    finally:
+        os.umask(umask)

@@ -41,9 +41,20 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, _output_mode(target))  # mkstemp makes 0600; give what a plain open() would
         os.replace(tmp, target)
     except OSError as exc:
         raise AudioIOError(f"cannot write {target}: {exc.strerror or exc} (choose a writable path)") from None
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _output_mode(target: Path) -> int:
+    """The permission bits for a new ``target``: an existing file's own, else 0666 less the umask."""
+    try:
+        return target.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
