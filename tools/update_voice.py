@@ -1,6 +1,6 @@
 """Refresh a voice's checksums (voice.toml and the MODEL_CARD.md table) after new weights are dropped in.
 
-    python tools/update_voice.py tts_pipeline/voices/joe-lj-demo
+python tools/update_voice.py tts_pipeline/voices/joe-lj-demo
 """
 
 from __future__ import annotations

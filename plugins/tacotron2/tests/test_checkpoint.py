@@ -221,3 +221,24 @@ def test_corrupt_and_missing_files(tiny, tmp_path):
 def test_build_from_loaded_object_in_memory(tiny):
     loaded = LoadedTacotron2(config=tiny.config, state_dict=tiny.state_dict(), layout="state-dict")
     assert torch.equal(synthesize(build_tacotron2(loaded)), synthesize(tiny))
+
+
+def test_frames_per_step_is_read_from_shapes(make_tacotron2, tmp_path):
+    model = make_tacotron2(seed=4, n_frames_per_step=3)
+    with torch.no_grad():
+        model.decoder.gate_layer.linear_layer.bias.fill_(-50.0)
+    save_tacotron2(tmp_path / "r3.safetensors", model)
+    files = [_write(tmp_path, "r3.pt", {"state_dict": model.state_dict()}), tmp_path / "r3.safetensors"]
+    for path in files:
+        loaded = load_tacotron2_checkpoint(path)
+        assert loaded.config.n_frames_per_step == 3 and loaded.config.n_mel_channels == 8
+        assert torch.equal(synthesize(build_tacotron2(loaded)), synthesize(model)), path
+
+
+def test_prenet_reading_a_whole_step_is_refused(make_tacotron2, tmp_path):
+    # NVIDIA's early code fed the prenet all r frames of a step; this decoder feeds it the last one.
+    state = dict(make_tacotron2(n_frames_per_step=3).state_dict())
+    state["decoder.prenet.layers.0.linear_layer.weight"] = torch.zeros(16, 8 * 3)
+    with pytest.raises(CheckpointError, match="n_frames_per_step = 3 whose prenet reads all frames") as info:
+        load_tacotron2_checkpoint(_write(tmp_path, "nvidia_r3.pt", {"state_dict": state}))
+    assert "\n" not in str(info.value)

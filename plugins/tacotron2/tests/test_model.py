@@ -233,6 +233,132 @@ def test_infer_rejects_bad_arguments(make_tacotron2):
         model.infer(text, text_lengths, max_decoder_steps=0)
 
 
+class ScriptedGate(torch.nn.Module):
+    """Stands in for the gate layer: item b's gate fires (logit +50) from decoder step ``stop_steps[b]`` on."""
+
+    def __init__(self, stop_steps: list[int]) -> None:
+        super().__init__()
+        self.stop_steps = torch.tensor(stop_steps)
+        self.calls = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: [B, decoder_rnn_dim + memory_dim] -> [B, 1] logits."""
+        self.calls += 1
+        return torch.where(self.calls >= self.stop_steps, 50.0, -50.0)[:, None].to(x.dtype)
+
+
+@pytest.mark.parametrize("r", [2, 3])
+def test_forward_shapes_with_frames_per_step(make_tacotron2, r):
+    model = make_tacotron2(n_frames_per_step=r)
+    assert model.decoder.prenet.layers[0].linear_layer.weight.shape == (16, 8)  # one frame in
+    assert model.decoder.linear_projection.linear_layer.weight.shape == (8 * r, 24 + 16)  # r frames out
+    text, text_lengths = pad_texts(TEXTS[:2])
+    mel_lengths = torch.tensor([11, 7])
+    out = model(text, text_lengths, torch.randn(2, 8, 11), mel_lengths)  # 11 frames: not whole steps
+    n_steps = -(-11 // r)
+    assert out.mel.shape == out.mel_postnet.shape == (2, 8, 11)
+    assert out.gate.shape == (2, n_steps)
+    assert out.alignments.shape == (2, 11, 7)
+    last_step = -(-7 // r)  # steps holding a real frame of the 7-frame mel
+    assert torch.all(out.gate[1, last_step:] == GATE_PADDING_LOGIT) and torch.all(out.gate[1, :last_step] < 100)
+    assert torch.all(out.gate[0] < 100)
+    assert torch.all(out.mel_postnet[1, :, 7:] == 0) and out.mel_postnet[1, :, :7].abs().sum() > 0
+    # Attention runs once per step: its weights repeat over the step's r frames and sum to one.
+    torch.testing.assert_close(out.alignments[0, :r], out.alignments[0, :1].expand(r, -1), rtol=0, atol=0)
+    assert not torch.equal(out.alignments[0, 0], out.alignments[0, r])
+    torch.testing.assert_close(out.alignments[1, :7].sum(-1), torch.ones(7))
+    assert torch.all(out.alignments[1, 7:] == 0)
+
+
+@pytest.mark.parametrize("r", [2, 3])
+def test_teacher_forcing_feeds_the_last_frame_of_each_step(make_tacotron2, r):
+    model = make_tacotron2(n_frames_per_step=r)
+    text, text_lengths = pad_texts(TEXTS[:1])
+    mels, mel_lengths = torch.randn(1, 8, 4 * r), torch.tensor([4 * r])
+    ref = model(text, text_lengths, mels, mel_lengths, prenet_dropout=False)
+    # Frames other than the last of a step are targets only: changing them changes nothing.
+    not_last = [t for t in range(4 * r) if t % r != r - 1]
+    changed = mels.clone()
+    changed[:, :, not_last] += 3.0
+    same = model(text, text_lengths, changed, mel_lengths, prenet_dropout=False)
+    torch.testing.assert_close(same.mel_postnet, ref.mel_postnet, rtol=0, atol=0)
+    # The last frame of step 0 (frame r - 1) is step 1's input: the first step stays, later frames move.
+    changed = mels.clone()
+    changed[:, :, r - 1] += 3.0
+    out = model(text, text_lengths, changed, mel_lengths, prenet_dropout=False)
+    torch.testing.assert_close(out.mel[:, :, :r], ref.mel[:, :, :r], rtol=0, atol=0)
+    assert not torch.allclose(out.mel[:, :, r:], ref.mel[:, :, r:])
+
+
+def test_infer_feeds_the_last_frame_of_each_step(make_tacotron2):
+    r, n_mel = 3, 8
+    model = set_gate(make_tacotron2(n_frames_per_step=r), bias=-50.0)
+    prenet_inputs, step_outputs = [], []
+    model.decoder.prenet.register_forward_hook(lambda module, args, out: prenet_inputs.append(args[0].clone()))
+    model.decoder.linear_projection.register_forward_hook(lambda module, args, out: step_outputs.append(out.clone()))
+    text, text_lengths = pad_texts(TEXTS[:2])
+    out = model.infer(text, text_lengths, prenet_dropout=False, max_decoder_steps=4 * r)
+    assert len(prenet_inputs) == len(step_outputs) == 4
+    assert torch.all(prenet_inputs[0] == 0) and prenet_inputs[0].shape == (2, n_mel)  # the go frame
+    for k in range(1, 4):
+        torch.testing.assert_close(prenet_inputs[k], step_outputs[k - 1][:, -n_mel:], rtol=0, atol=0)
+        assert not torch.allclose(prenet_inputs[k], step_outputs[k - 1][:, :n_mel])
+    assert out.mel_lengths.tolist() == [4 * r, 4 * r]
+
+
+@pytest.mark.parametrize("r", [2, 3])
+def test_infer_stops_on_the_gate_in_whole_steps(make_tacotron2, r):
+    model = make_tacotron2(n_frames_per_step=r)
+    model.decoder.gate_layer = ScriptedGate([2, 4, 3])
+    text, text_lengths = pad_texts(TEXTS)
+    out = model.infer(text, text_lengths, generators=gens(1, 2, 3))
+    assert model.decoder.gate_layer.calls == 4  # the loop ends once every gate has fired
+    assert out.mel_lengths.tolist() == [2 * r, 4 * r, 3 * r]
+    assert out.truncated.tolist() == [False] * 3
+    assert out.mel_postnet.shape == (3, 8, 4 * r) and out.alignments.shape == (3, 4 * r, 13)
+    for b, n in enumerate(out.mel_lengths.tolist()):
+        assert torch.all(out.mel_postnet[b, :, n:] == 0) and torch.all(out.alignments[b, n:] == 0)
+        assert out.mel_postnet[b, :, n - 1].abs().sum() > 0  # the fired step's frames are all kept
+    # The real gate layer, fired on the first step, gives one step of r frames.
+    out = set_gate(make_tacotron2(n_frames_per_step=r), bias=50.0).infer(text, text_lengths, generators=gens(1, 2, 3))
+    assert out.mel_lengths.tolist() == [r] * 3 and out.mel_postnet.shape == (3, 8, r)
+
+
+@pytest.mark.parametrize(("r", "limit", "frames"), [(2, 7, 8), (3, 7, 9), (3, 9, 9)])
+def test_infer_frame_limit_is_rounded_up_to_whole_steps(make_tacotron2, r, limit, frames):
+    model = set_gate(make_tacotron2(n_frames_per_step=r), bias=-50.0)
+    text, text_lengths = pad_texts(TEXTS[:2])
+    out = model.infer(text, text_lengths, generators=gens(1, 2), max_decoder_steps=limit)
+    assert out.mel_lengths.tolist() == [frames, frames] and out.truncated.tolist() == [True, True]
+    assert out.mel_postnet.shape == (2, 8, frames)
+
+
+def test_batched_infer_equals_each_utterance_alone_with_frames_per_step(make_tacotron2):
+    model = make_tacotron2(seed=3, n_frames_per_step=2)
+    stops, seeds = [3, 5, 2], (100, 101, 102)
+    model.decoder.gate_layer = ScriptedGate(stops)
+    text, text_lengths = pad_texts(TEXTS, pad=5)
+    batch = model.infer(text, text_lengths, generators=gens(*seeds))
+    for b, (t, seed) in enumerate(zip(TEXTS, seeds, strict=True)):
+        model.decoder.gate_layer = ScriptedGate([stops[b]])
+        alone = model.infer(torch.tensor([t]), torch.tensor([len(t)]), generators=gens(seed))
+        n = alone.mel_lengths.item()
+        assert n == batch.mel_lengths[b].item() == 2 * stops[b]
+        torch.testing.assert_close(batch.mel_postnet[b, :, :n], alone.mel_postnet[0], rtol=0, atol=1e-4)
+        torch.testing.assert_close(batch.alignments[b, :n, : len(t)], alone.alignments[0], rtol=0, atol=1e-4)
+
+
+def test_acoustic_model_returns_real_frame_counts(make_tacotron2):
+    from tts_pipeline_tacotron2.acoustic import Tacotron2Acoustic, Tacotron2Options
+
+    model = make_tacotron2(n_symbols=148, n_frames_per_step=3)
+    model.decoder.gate_layer = ScriptedGate([4, 4])
+    acoustic = Tacotron2Acoustic(model, Tacotron2Options(prenet_dropout=False), torch.device("cpu"))
+    outputs = acoustic.synthesize(["Hello there.", "Hi."])
+    assert [o.mel.shape for o in outputs] == [(8, 12), (8, 12)]
+    assert [o.alignment.shape[0] for o in outputs] == [12, 12] and not any(o.truncated for o in outputs)
+
+
 def test_config_round_trip_and_presets():
     for config in PRESETS.values():
         assert Tacotron2Config.from_dict(config.to_dict()) == config
@@ -252,7 +378,8 @@ def test_config_round_trip_and_presets():
         ({"gate_threshold": 1.5}, "gate_threshold is a probability"),
         ({"encoder_embedding_dim": 511}, "must be even"),
         ({"attention_location_kernel_size": 30}, "must be odd"),
-        ({"n_frames_per_step": 2}, "n_frames_per_step"),
+        ({"n_frames_per_step": 0}, "n_frames_per_step must be at least 1"),
+        ({"n_frames_per_step": 9}, "n_frames_per_step must be at most 8"),
     ],
 )
 def test_config_errors(changes, message):

@@ -29,8 +29,8 @@ TINY = dict(
 )
 
 
-def task(**options) -> Tacotron2Task:
-    return Tacotron2Task(Tacotron2TrainOptions(model=dict(TINY), **options))
+def task(frames_per_step: int = 1, **options) -> Tacotron2Task:
+    return Tacotron2Task(Tacotron2TrainOptions(model={**TINY, "n_frames_per_step": frames_per_step}, **options))
 
 
 @pytest.fixture(scope="module")
@@ -39,18 +39,30 @@ def items():
     return [task().dataset(utterances, train=True)[i] for i in range(len(utterances))]
 
 
-def test_collate_pads_and_sets_gate_targets(items):
-    batch = task().collate(items)
-    lengths = batch["mel_lengths"].tolist()
+@pytest.mark.parametrize("r", [1, 2, 3])
+def test_collate_pads_and_sets_gate_targets(items, r):
+    batch = task(r).collate(items)
+    lengths = batch["mel_lengths"].tolist()  # 78, 69 and 83 frames
     assert batch["text_lengths"].tolist() == sorted(batch["text_lengths"].tolist(), reverse=True)
-    assert batch["mel"].shape == (3, 80, max(lengths))
+    n_frames = -(-max(lengths) // r) * r
+    assert batch["mel"].shape == (3, 80, n_frames) and batch["gate"].shape == (3, n_frames // r)
     for b, n in enumerate(lengths):
-        assert batch["gate"][b, : n - 1].sum() == 0 and batch["gate"][b, n - 1 :].eq(1).all()
-        assert batch["mel"][b, :, n:].abs().sum() == 0
+        last = (n - 1) // r  # the step holding the last real frame
+        assert batch["gate"][b, :last].sum() == 0 and batch["gate"][b, last:].eq(1).all()
+        assert batch["mel"][b, :, n:].abs().sum() == 0 and batch["mel"][b, :, n - 1].abs().sum() > 0
 
 
-def test_loss_ignores_padding(items):
-    t = task()
+def test_collate_gate_marks_the_step_holding_the_last_frame():
+    items = [(torch.tensor([1, 2]), torch.ones(80, n)) for n in (5, 6, 7)]
+    batch = task(3).collate(items)
+    assert batch["mel"].shape == (3, 80, 9) and batch["mel_lengths"].tolist() == [5, 6, 7]
+    assert batch["gate"].tolist() == [[0, 1, 1], [0, 1, 1], [0, 0, 1]]
+    assert batch["mel"].sum(1).tolist() == [[80] * 5 + [0] * 4, [80] * 6 + [0] * 3, [80] * 7 + [0] * 2]
+
+
+@pytest.mark.parametrize("r", [1, 3])
+def test_loss_ignores_padding(items, r):
+    t = task(r)
     torch.manual_seed(0)
     model = t.build_model().eval()
     batch = t.collate(items)
@@ -60,8 +72,9 @@ def test_loss_ignores_padding(items):
     assert torch.allclose(t.loss(model, batch)[0], loss)
 
 
-def test_loss_decreases(items):
-    t = task()
+@pytest.mark.parametrize("r", [1, 2, 3])
+def test_loss_decreases(items, r):
+    t = task(r)
     torch.manual_seed(0)
     model = t.build_model()
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
@@ -102,8 +115,9 @@ def test_warm_start_and_skip_embedding(tmp_path):
     assert build_tacotron2(load_tacotron2_checkpoint(tmp_path / "t2.safetensors")).config == source.config
 
 
-def test_validation_plot(tmp_path, items):
-    t = task()
+@pytest.mark.parametrize("r", [1, 3])
+def test_validation_plot(tmp_path, items, r):
+    t = task(r)
     t.validation_artifacts(t.build_model().eval(), t.collate(items), tmp_path, 12)
     assert (tmp_path / "alignment_00000012.png").read_bytes()[:4] == b"\x89PNG"
 

@@ -28,7 +28,7 @@ NO_CHECKPOINT = (
 class Tacotron2Options:
     """Inference options of the Tacotron2 acoustic model ([acoustic] table of a pipeline config)."""
 
-    max_decoder_steps: int | None = None  # frame limit per sentence; None: the checkpoint's (1000 ~ 11.6 s)
+    max_decoder_steps: int | None = None  # frame limit (whole decoder steps); None: the checkpoint's (1000 ~ 11.6 s)
     gate_threshold: float | None = None  # stop when sigmoid(gate) exceeds this; None: the checkpoint's (0.5)
     batch_size: int = 8  # sentences decoded together (bounds memory for long input)
     prenet_dropout: bool = True  # the published model keeps prenet dropout on at inference
@@ -107,7 +107,7 @@ class Tacotron2Acoustic(AcousticModel):
         for text, out in zip(texts, outputs, strict=True):
             if out.truncated:
                 log.warning(
-                    "sentence %r reached the %d-step decoder limit; the text was probably cut "
+                    "sentence %r reached the %d-frame decoder limit; the text was probably cut "
                     "(split it, or raise max_decoder_steps)",
                     text if len(text) <= 40 else text[:37] + "...",
                     self.options.max_decoder_steps or self.model.config.max_decoder_steps,

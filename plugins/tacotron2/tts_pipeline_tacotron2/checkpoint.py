@@ -115,7 +115,13 @@ def load_tacotron2_checkpoint(path: str | Path) -> LoadedTacotron2:
 
 
 def infer_config(state: dict[str, torch.Tensor], path: str | Path = "checkpoint") -> Tacotron2Config:
-    """Sizes from tensor shapes; decoding settings (gate_threshold, max_decoder_steps, dropout) default."""
+    """Sizes from tensor shapes, n_frames_per_step included (mel projection outputs / postnet mel channels);
+    decoding settings (gate_threshold, max_decoder_steps, dropout) default.
+
+    Raises:
+        CheckpointError: a key is missing, the sizes are invalid, or the prenet reads a whole step of
+            r > 1 frames (NVIDIA's early reduction-factor layout; this decoder feeds it the last frame only).
+    """
 
     def shape(key: str) -> tuple[int, ...]:
         if key not in state:
@@ -131,12 +137,19 @@ def infer_config(state: dict[str, torch.Tensor], path: str | Path = "checkpoint"
 
     n_symbols, symbols_embedding_dim = shape("embedding.weight")
     encoder_embedding_dim, _, encoder_kernel_size = shape("encoder.convolutions.0.0.conv.weight")
-    prenet_dim, _ = shape("decoder.prenet.layers.0.linear_layer.weight")
-    n_mel_channels, _ = shape("decoder.linear_projection.linear_layer.weight")
+    prenet_dim, prenet_in = shape("decoder.prenet.layers.0.linear_layer.weight")
+    projection_out, _ = shape("decoder.linear_projection.linear_layer.weight")
     attention_dim, attention_rnn_dim = shape("decoder.attention_layer.query_layer.linear_layer.weight")
     n_filters, _, location_kernel = shape("decoder.attention_layer.location_layer.location_conv.conv.weight")
     _, decoder_rnn_dim = shape("decoder.decoder_rnn.weight_hh")
-    postnet_embedding_dim, _, postnet_kernel_size = shape("postnet.convolutions.0.0.conv.weight")
+    postnet_embedding_dim, n_mel_channels, postnet_kernel_size = shape("postnet.convolutions.0.0.conv.weight")
+    n_frames_per_step = max(1, projection_out // n_mel_channels)
+    if n_frames_per_step > 1 and prenet_in == projection_out:
+        raise CheckpointError(
+            f"{path} is a Tacotron2 with n_frames_per_step = {n_frames_per_step} whose prenet reads all frames "
+            "of a step (NVIDIA's early layout), but this decoder feeds it only the last frame; use an "
+            "n_frames_per_step = 1 checkpoint or train one with tts-pipeline"
+        )
     try:
         return Tacotron2Config(
             n_symbols=n_symbols,
@@ -145,6 +158,7 @@ def infer_config(state: dict[str, torch.Tensor], path: str | Path = "checkpoint"
             encoder_kernel_size=encoder_kernel_size,
             encoder_embedding_dim=encoder_embedding_dim,
             n_mel_channels=n_mel_channels,
+            n_frames_per_step=n_frames_per_step,
             attention_rnn_dim=attention_rnn_dim,
             attention_dim=attention_dim,
             attention_location_n_filters=n_filters,

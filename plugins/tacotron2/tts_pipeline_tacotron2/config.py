@@ -9,6 +9,8 @@ from typing import Any
 from tts_pipeline.config import dataclass_from_dict
 from tts_pipeline.errors import ConfigError
 
+MAX_FRAMES_PER_STEP = 8
+
 
 @dataclass(frozen=True)
 class Tacotron2Config:
@@ -20,7 +22,7 @@ class Tacotron2Config:
     encoder_kernel_size: int = 5
     encoder_embedding_dim: int = 512
     n_mel_channels: int = 80
-    n_frames_per_step: int = 1
+    n_frames_per_step: int = 1  # reduction factor r: mel frames per decoder step (published: 1)
     attention_rnn_dim: int = 1024
     attention_dim: int = 128
     attention_location_n_filters: int = 32
@@ -34,7 +36,7 @@ class Tacotron2Config:
     p_attention_dropout: float = 0.1
     p_decoder_dropout: float = 0.1
     gate_threshold: float = 0.5
-    max_decoder_steps: int = 1000
+    max_decoder_steps: int = 1000  # frame limit at inference, decoded in ceil(max_decoder_steps / r) steps
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -56,9 +58,10 @@ class Tacotron2Config:
                 "tacotron2 config: encoder_embedding_dim must be even (the bidirectional LSTM has half "
                 f"of it per direction), got {self.encoder_embedding_dim}"
             )
-        if self.n_frames_per_step != 1:
+        if self.n_frames_per_step > MAX_FRAMES_PER_STEP:
             raise ConfigError(
-                f"tacotron2 config: only n_frames_per_step = 1 is supported, got {self.n_frames_per_step}"
+                f"tacotron2 config: n_frames_per_step must be at most {MAX_FRAMES_PER_STEP} "
+                f"(2 or 3 is usual), got {self.n_frames_per_step}"
             )
         if self.postnet_n_convolutions < 2:
             raise ConfigError(

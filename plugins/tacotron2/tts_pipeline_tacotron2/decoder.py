@@ -1,10 +1,16 @@
 """The Tacotron2 autoregressive decoder: prenet, attention RNN, location-sensitive attention, decoder RNN,
-and the mel projection and gate (stop token) from [decoder output, context]."""
+and the mel projection and gate (stop token) from [decoder output, context].
+
+With a reduction factor r = ``n_frames_per_step`` > 1 (Wang et al., 2017) each decoder step predicts r mel
+frames and one gate logit, attention runs once per step, and the prenet reads only the last frame of the
+previous step. Mels and alignments leave the decoder as frames; gate logits stay one per step.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -12,6 +18,13 @@ from torch import nn
 
 from .config import Tacotron2Config
 from .layers import LinearNorm, LocationSensitiveAttention, Prenet
+
+FrameCount = TypeVar("FrameCount", int, torch.Tensor)
+
+
+def decoder_steps(n_frames: FrameCount, frames_per_step: int) -> FrameCount:
+    """Decoder steps that cover ``n_frames`` frames (an int, or a long tensor of counts): ceil(n / r)."""
+    return (n_frames + frames_per_step - 1) // frames_per_step
 
 
 @dataclass
@@ -28,14 +41,14 @@ class DecoderState:
 
 
 class Decoder(nn.Module):
-    """Predicts mel frames one at a time while attending over the encoder memory."""
+    """Predicts ``n_frames_per_step`` mel frames per step while attending over the encoder memory."""
 
     def __init__(self, config: Tacotron2Config) -> None:
         super().__init__()
         self.config = config
         memory_dim = config.encoder_embedding_dim
         frame_dim = config.n_mel_channels * config.n_frames_per_step
-        self.prenet = Prenet(frame_dim, [config.prenet_dim, config.prenet_dim], config.p_prenet_dropout)
+        self.prenet = Prenet(config.n_mel_channels, [config.prenet_dim, config.prenet_dim], config.p_prenet_dropout)
         self.attention_rnn = nn.LSTMCell(config.prenet_dim + memory_dim, config.attention_rnn_dim)
         self.attention_layer = LocationSensitiveAttention(
             config.attention_rnn_dim,
@@ -76,11 +89,12 @@ class Decoder(nn.Module):
         """One decoder step; updates ``state`` in place.
 
         Args:
-            prenet_out: [B, prenet_dim] prenet output of the previous frame.
+            prenet_out: [B, prenet_dim] prenet output of the previous step's last frame.
             memory: [B, N, memory_dim]; processed_memory: [B, N, attention_dim]; mask: [B, N] bool.
 
         Returns:
-            frame [B, n_mel_channels], gate logit [B], attention weights [B, N].
+            frames [B, n_mel_channels * r] (the step's r frames one after another), gate logit [B],
+            attention weights [B, N].
         """
         s = state
         rnn_input = torch.cat([prenet_out, s.context], dim=-1)
@@ -101,69 +115,94 @@ class Decoder(nn.Module):
     def forward(
         self, memory: torch.Tensor, mask: torch.Tensor, mels: torch.Tensor, prenet_dropout: bool
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Teacher forcing: frame t is predicted from the ground-truth frame t-1 (a zero frame for t=0).
+        """Teacher forcing: step k reads the ground-truth frame r*k - 1, the last of step k-1 (a zero frame
+        for k = 0), and predicts frames r*k .. r*k + r - 1.
 
         Args:
             memory: [B, N, memory_dim]; mask: [B, N] bool, True on real text positions.
-            mels: [B, n_mel_channels, T] target mels.
+            mels: [B, n_mel_channels, T] target mels; T need not be a multiple of r.
 
         Returns:
-            mel [B, n_mel_channels, T], gate logits [B, T], alignments [B, T, N].
+            mel [B, n_mel_channels, T], gate logits [B, S] with S = ceil(T / r) steps,
+            alignments [B, T, N] (each step's weights repeated for its r frames).
         """
-        frames = mels.permute(2, 0, 1)  # [T, B, n_mel]
-        previous = torch.cat([frames.new_zeros(1, *frames.shape[1:]), frames[:-1]], dim=0)
-        prenet_out = self.prenet(previous, dropout=prenet_dropout)
+        n_frames = mels.shape[2]
+        n_steps = decoder_steps(n_frames, self.config.n_frames_per_step)
+        prenet_out = self.prenet(self._teacher_inputs(mels, n_steps), dropout=prenet_dropout)
 
         state = self.initial_state(memory)
         processed_memory = self.attention_layer.process_memory(memory)
         outputs, gates, alignments = [], [], []
-        for t in range(frames.shape[0]):
-            frame, gate, weights = self.step(prenet_out[t], state, memory, processed_memory, mask)
-            outputs.append(frame)
+        for k in range(n_steps):
+            frames, gate, weights = self.step(prenet_out[k], state, memory, processed_memory, mask)
+            outputs.append(frames)
             gates.append(gate)
             alignments.append(weights)
-        return torch.stack(outputs, dim=2), torch.stack(gates, dim=1), torch.stack(alignments, dim=1)
+        mel = self._ungroup(torch.stack(outputs, dim=1))[:, :, :n_frames]
+        align = self._per_frame(torch.stack(alignments, dim=1))[:, :n_frames]
+        return mel, torch.stack(gates, dim=1), align
+
+    def _teacher_inputs(self, mels: torch.Tensor, n_steps: int) -> torch.Tensor:
+        """Prenet inputs of the ``n_steps`` steps: the go frame, then the last frame of each earlier step.
+
+        mels: [B, n_mel_channels, T] -> [n_steps, B, n_mel_channels].
+        """
+        r = self.config.n_frames_per_step
+        last_frames = mels[:, :, r - 1 :: r].permute(2, 0, 1)[: n_steps - 1]
+        return torch.cat([last_frames.new_zeros(1, *last_frames.shape[1:]), last_frames], dim=0)
+
+    def _ungroup(self, grouped: torch.Tensor) -> torch.Tensor:
+        """[B, S, n_mel_channels * r] step outputs -> [B, n_mel_channels, S * r] frames."""
+        b, n_steps, _ = grouped.shape
+        frames = grouped.reshape(b, n_steps * self.config.n_frames_per_step, self.config.n_mel_channels)
+        return frames.transpose(1, 2).contiguous()
+
+    def _per_frame(self, per_step: torch.Tensor) -> torch.Tensor:
+        """[B, S, ...] values of each step -> [B, S * r, ...], repeated for the step's r frames."""
+        return per_step.repeat_interleave(self.config.n_frames_per_step, dim=1)
 
     def infer(
         self,
         memory: torch.Tensor,
         mask: torch.Tensor,
         generators: Sequence[torch.Generator] | None,
-        max_decoder_steps: int,
+        max_frames: int,
         gate_threshold: float,
         prenet_dropout: bool,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Free-running decoding until every item's gate fires or ``max_decoder_steps`` is reached.
+        """Free-running decoding until every item's gate fires or ceil(``max_frames`` / r) steps have run.
 
-        The frame on which the gate fires is kept (it counts in the length); later frames of a stopped
-        item are computed with the batch but zeroed.
+        Lengths count whole steps: the step on which the gate fires is kept with all its r frames (the gate
+        is trained per step, so it says nothing about where inside that step the speech ends). Later frames
+        of a stopped item are computed with the batch but zeroed.
 
         Returns:
-            mel [B, n_mel_channels, T_max] (zero past each length), lengths [B] long,
-            alignments [B, T_max, N] (zero past each length), truncated [B] bool.
+            mel [B, n_mel_channels, T_max] (zero past each length), lengths [B] long (frames, a multiple of
+            r), alignments [B, T_max, N] per frame (zero past each length), truncated [B] bool.
         """
-        b = memory.shape[0]
+        b, n_mel = memory.shape[0], self.config.n_mel_channels
         state = self.initial_state(memory)
         processed_memory = self.attention_layer.process_memory(memory)
-        frame = memory.new_zeros(b, self.config.n_mel_channels * self.config.n_frames_per_step)
-        lengths = torch.zeros(b, dtype=torch.long, device=memory.device)
+        frame = memory.new_zeros(b, n_mel)
+        steps = torch.zeros(b, dtype=torch.long, device=memory.device)
         stopped = torch.zeros(b, dtype=torch.bool, device=memory.device)
         outputs, alignments = [], []
-        for t in range(max_decoder_steps):
+        for k in range(decoder_steps(max_frames, self.config.n_frames_per_step)):
             prenet_out = self.prenet(frame, dropout=prenet_dropout, generators=generators)
-            frame, gate, weights = self.step(prenet_out, state, memory, processed_memory, mask)
-            outputs.append(frame)
+            frames, gate, weights = self.step(prenet_out, state, memory, processed_memory, mask)
+            outputs.append(frames)
             alignments.append(weights)
+            frame = frames[:, -n_mel:]  # the last of the step's frames feeds the next step
             newly_stopped = (torch.sigmoid(gate.float()) > gate_threshold) & ~stopped
-            lengths = torch.where(newly_stopped, t + 1, lengths)
+            steps = torch.where(newly_stopped, k + 1, steps)
             stopped = stopped | newly_stopped
             # One host sync per step; an all-stopped batch ends the loop.
             if bool(stopped.all()):
                 break
         truncated = ~stopped
-        lengths = torch.where(truncated, len(outputs), lengths)
-        mel = torch.stack(outputs, dim=2)
-        align = torch.stack(alignments, dim=1)
+        lengths = torch.where(truncated, len(outputs), steps) * self.config.n_frames_per_step
+        mel = self._ungroup(torch.stack(outputs, dim=1))
+        align = self._per_frame(torch.stack(alignments, dim=1))
         valid = torch.arange(mel.shape[2], device=mel.device)[None, :] < lengths[:, None]
         mel = mel * valid[:, None, :].to(mel.dtype)
         align = align * valid[:, :, None].to(align.dtype)

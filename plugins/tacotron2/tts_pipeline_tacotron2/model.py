@@ -11,21 +11,21 @@ import torch
 from torch import nn
 
 from .config import Tacotron2Config
-from .decoder import Decoder
+from .decoder import Decoder, decoder_steps
 from .encoder import Encoder
 from .layers import conv_bn, length_mask, run_masked_convs
 
-GATE_PADDING_LOGIT = 1e3  # gate value past a mel's length in training outputs (NVIDIA's convention)
+GATE_PADDING_LOGIT = 1e3  # gate value past a mel's last step in training outputs (NVIDIA's convention)
 
 
 @dataclass
 class Tacotron2Output:
-    """Teacher-forced outputs of :meth:`Tacotron2.forward`."""
+    """Teacher-forced outputs of :meth:`Tacotron2.forward` (r = ``n_frames_per_step``)."""
 
     mel: torch.Tensor  # [B, n_mel_channels, T] decoder output, 0 past each mel length
     mel_postnet: torch.Tensor  # [B, n_mel_channels, T] mel + postnet residual, 0 past each mel length
-    gate: torch.Tensor  # [B, T] stop logits, GATE_PADDING_LOGIT past each mel length
-    alignments: torch.Tensor  # [B, T, N] attention weights, 0 past each mel length and text length
+    gate: torch.Tensor  # [B, ceil(T / r)] stop logit per step, GATE_PADDING_LOGIT past each mel's last step
+    alignments: torch.Tensor  # [B, T, N] attention weights per frame, 0 past each mel length and text length
 
 
 @dataclass
@@ -33,7 +33,7 @@ class InferenceOutput:
     """Free-running outputs of :meth:`Tacotron2.infer`."""
 
     mel_postnet: torch.Tensor  # [B, n_mel_channels, T_max], 0 past each length
-    mel_lengths: torch.Tensor  # [B] long, frames per utterance (including the frame the gate fired on)
+    mel_lengths: torch.Tensor  # [B] long, frames per utterance: whole steps, including the step the gate fired on
     alignments: torch.Tensor  # [B, T_max, N], 0 past each length
     truncated: torch.Tensor  # [B] bool, True where decoding hit max_decoder_steps before the gate fired
 
@@ -101,6 +101,7 @@ class Tacotron2(nn.Module):
         Args:
             text: [B, N] long symbol ids; text_lengths: [B] (values past a length are ignored).
             mels: [B, n_mel_channels, T] target mels; mel_lengths: [B] (frames past a length are ignored).
+                T need not be a multiple of ``n_frames_per_step``: the last step's extra frames are dropped.
             prenet_dropout: None follows the training mode; NVIDIA keeps it on even in validation (True).
 
         Returns:
@@ -119,7 +120,8 @@ class Tacotron2(nn.Module):
         keep = mel_mask[:, None, :].to(mel.dtype)
         mel = mel * keep
         mel_postnet = (mel + self.postnet(mel, mel_mask)) * keep
-        gate = gate.masked_fill(~mel_mask, GATE_PADDING_LOGIT)
+        step_mask = length_mask(decoder_steps(mel_lengths, self.config.n_frames_per_step), gate.shape[1], gate.device)
+        gate = gate.masked_fill(~step_mask, GATE_PADDING_LOGIT)
         alignments = alignments * mel_mask[:, :, None].to(alignments.dtype)
         return Tacotron2Output(mel=mel, mel_postnet=mel_postnet, gate=gate, alignments=alignments)
 
@@ -140,7 +142,8 @@ class Tacotron2(nn.Module):
             generators: one ``torch.Generator`` per utterance for its prenet dropout masks (on any device;
                 utterance b draws only from ``generators[b]``, so the batch gives the same mels as one
                 utterance at a time). None: the global random state.
-            max_decoder_steps, gate_threshold: override the config's values.
+            max_decoder_steps, gate_threshold: override the config's values. The frame limit
+                ``max_decoder_steps`` is decoded in ceil(max_decoder_steps / r) steps of r frames.
             prenet_dropout: the published model keeps prenet dropout at inference; False makes it
                 deterministic (and usually worse).
 

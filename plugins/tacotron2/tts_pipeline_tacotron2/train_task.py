@@ -1,5 +1,6 @@
 """Training Tacotron2 with the core loop: teacher forcing, masked mel MSE (before and after the postnet)
-plus the stop-gate BCE, alignment plots at validation, warm start from published weights."""
+plus the stop-gate BCE (one target per decoder step of r = n_frames_per_step frames), alignment plots at
+validation, warm start from published weights."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from tts_pipeline.training.task import Batch, TrainTask
 
 from .checkpoint import load_tacotron2_checkpoint, save_tacotron2
 from .config import PRESETS, Tacotron2Config
+from .decoder import decoder_steps
+from .layers import length_mask
 from .model import Tacotron2
 from .text import CMUDict, text_to_sequence
 
@@ -109,31 +112,42 @@ class Tacotron2Task(TrainTask):
     def dataset(self, utterances: list[Utterance], train: bool) -> Dataset:
         return TextMelDataset(utterances, self.options)
 
+    @property
+    def frames_per_step(self) -> int:
+        """The reduction factor r of the model being trained."""
+        return self.options.config().n_frames_per_step
+
     def collate(self, items: list[Any]) -> Batch:
-        """Padded batch, longest text first: text [B, N], text_lengths [B], mel [B, 80, T], mel_lengths [B],
-        gate [B, T] (1 from each utterance's last frame on)."""
+        """Padded batch, longest text first: text [B, N], text_lengths [B], mel [B, 80, T] with T the longest
+        mel rounded up to a multiple of r, mel_lengths [B] (real frames), gate [B, T / r] per decoder step
+        (1 from the step holding each utterance's last real frame on)."""
         items = sorted((i for i in items if i is not None), key=lambda item: -len(item[0]))
         if not items:
             return {}
+        r = self.frames_per_step
         text_lengths = torch.tensor([len(ids) for ids, _ in items])
         mel_lengths = torch.tensor([mel.shape[1] for _, mel in items])
+        n_steps = decoder_steps(int(mel_lengths.max()), r)
         text = torch.zeros(len(items), int(text_lengths.max()), dtype=torch.long)
-        mel = torch.zeros(len(items), items[0][1].shape[0], int(mel_lengths.max()))
-        gate = torch.zeros(len(items), int(mel_lengths.max()))
+        mel = torch.zeros(len(items), items[0][1].shape[0], n_steps * r)
+        gate = torch.zeros(len(items), n_steps)
         for b, (ids, m) in enumerate(items):
             text[b, : len(ids)] = ids
             mel[b, :, : m.shape[1]] = m
-            gate[b, m.shape[1] - 1 :] = 1.0
+            gate[b, (m.shape[1] - 1) // r :] = 1.0
         return {"text": text, "text_lengths": text_lengths, "mel": mel, "mel_lengths": mel_lengths, "gate": gate}
 
     def loss(self, model: nn.Module, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
-        """Mean over valid frames: MSE(mel) + MSE(mel_postnet) + BCE(gate)."""
+        """MSE(mel) + MSE(mel_postnet), each a mean over real frames, + BCE(gate), a mean over the decoder
+        steps that hold a real frame."""
         out = model(batch["text"], batch["text_lengths"], batch["mel"], batch["mel_lengths"])
-        valid = torch.arange(batch["mel"].shape[2], device=batch["mel"].device)[None] < batch["mel_lengths"][:, None]
+        valid = length_mask(batch["mel_lengths"], batch["mel"].shape[2], batch["mel"].device)
         cells = valid[:, None, :].expand_as(batch["mel"])
         target = batch["mel"][cells]
         mel_loss = F.mse_loss(out.mel.float()[cells], target) + F.mse_loss(out.mel_postnet.float()[cells], target)
-        gate_loss = F.binary_cross_entropy_with_logits(out.gate.float()[valid], batch["gate"][valid])
+        step_lengths = decoder_steps(batch["mel_lengths"], self.frames_per_step)
+        steps = length_mask(step_lengths, batch["gate"].shape[1], batch["gate"].device)
+        gate_loss = F.binary_cross_entropy_with_logits(out.gate.float()[steps], batch["gate"][steps])
         loss = mel_loss + gate_loss
         return loss, {
             "loss": float(loss.detach()),
