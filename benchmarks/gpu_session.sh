@@ -39,7 +39,7 @@ timeout 200 python3 benchmarks/bench.py --devices cuda --long-minutes 0 --repeat
 train() {  # train MODEL CONFIG PACKED_LIST PACKED_VAL MINUTES
     local model=$1 config=$2 minutes=$5 init=()
     local weights="tts_pipeline/voices/joe-lj-demo/$model.safetensors"
-    [ -f "$weights" ] && init=(--init-from "$weights")
+    [ -f "$weights" ] && python3 tools/warm_start_check.py "$model" "$config" "$weights" && init=(--init-from "$weights")
     stage "train $model for $minutes min"
     timeout $(( ${minutes%.*} * 60 + 150 )) python3 -m tts_pipeline train "$model" --config "$config" \
         --filelist "$3" --val-filelist "$4" --output-dir "runs/$model-demo" --max-minutes "$minutes" \

@@ -105,3 +105,19 @@ def test_voices_command_lists_the_bundled_voice():
     proc = subprocess.run([sys.executable, "-m", "tts_pipeline", "voices"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert f"{DEFAULT_VOICE} (default)" in proc.stdout and "checksums: ok" in proc.stdout
+
+
+@pytest.mark.parametrize("frames_per_step, fits", [(1, True), (3, False)])
+def test_warm_start_check_says_whether_weights_fit_a_recipe(tmp_path, frames_per_step, fits):
+    from tts_pipeline_tacotron2.checkpoint import save_tacotron2
+    from tts_pipeline_tacotron2.config import PRESETS
+    from tts_pipeline_tacotron2.model import Tacotron2
+
+    weights = tmp_path / "small.safetensors"
+    save_tacotron2(weights, Tacotron2(PRESETS["small"]))  # r = 1
+    config = tmp_path / "train.toml"
+    config.write_text(f'[model]\npreset = "small"\nmodel = {{ n_frames_per_step = {frames_per_step} }}\n')
+    reason = load_tool("warm_start_check").compatible("tacotron2", config, weights)
+    assert (reason is None) == fits
+    if not fits:
+        assert "linear_projection" in reason and "shape" in reason
