@@ -490,6 +490,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-fold", action="store_true", help="skip the folded-conditioning path (2 GB)")
     parser.add_argument("--long-minutes", type=float, default=10.0, help="long-input test length (0 skips)")
     parser.add_argument("--decoder-steps", type=int, default=200, help="Tacotron2 steps per measurement")
+    parser.add_argument("--presets", default="published-256,small", help="WaveGlow sizes (comma-separated)")
+    parser.add_argument("--waveglow-only", action="store_true", help="skip Tacotron2, say and the long input")
     parser.add_argument("--devices", default=None, help="comma-separated devices (default: cpu, and cuda if any)")
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON to this file")
@@ -518,7 +520,7 @@ def main(argv: list[str] | None = None) -> None:
     for name in devices:
         device = torch.device(name)
         seconds = args.gpu_seconds if device.type == "cuda" else args.seconds
-        for preset in ("published-256", "small"):
+        for preset in args.presets.split(","):
             attempt(
                 f"WaveGlow {preset} on {name}",
                 lambda p=preset, d=device, s=seconds: bench_waveglow(p, d, s, args.repeats, fold=not args.no_fold),
@@ -528,14 +530,15 @@ def main(argv: list[str] | None = None) -> None:
                 "WaveGlow GPU extras",
                 lambda d=device, s=seconds: bench_waveglow_gpu_extras("published-256", d, s, args.repeats, False),
             )
-        attempt(f"Tacotron2 on {name}", lambda d=device: bench_tacotron2(d, args.decoder_steps, args.repeats))
-        attempt(f"say on {name}", lambda d=device: [bench_say(d, args.decoder_steps)])
+        if not args.waveglow_only:
+            attempt(f"Tacotron2 on {name}", lambda d=device: bench_tacotron2(d, args.decoder_steps, args.repeats))
+            attempt(f"say on {name}", lambda d=device: [bench_say(d, args.decoder_steps)])
         if device.type == "cuda" and not args.no_compile:  # last: building the compiled graph takes minutes
             attempt(
                 "WaveGlow torch.compile",
                 lambda d=device, s=seconds: bench_waveglow_gpu_extras("published-256", d, s, args.repeats, True),
             )
-    if args.long_minutes > 0:
+    if args.long_minutes > 0 and not args.waveglow_only:
         attempt("long input", lambda: [bench_long_input("small", args.long_minutes, chunk_frames=1000)])
     command = "python benchmarks/bench.py " + " ".join(argv if argv is not None else sys.argv[1:])
     table = markdown(rows, describe_machine(args.threads), command.strip())
