@@ -215,25 +215,39 @@ def bench_waveglow(preset: str, device: torch.device, seconds: float, repeats: i
             dtypes[name] = str(dtype).removeprefix("torch.")
     times, outputs, peaks = time_variants(variants, device, repeats)
     samples = n_frames * config.hop_length
-    rows = []
-    for name, t in times.items():
-        rows.append(
-            Row(
-                model=f"WaveGlow {preset}",
-                device=device.type,
-                dtype=dtypes[name],
-                path=name,
-                speed=samples / t / 1e3,
-                unit="kHz",
-                real_time_factor=t / seconds,
-                speedup=times["reference"] / t,
-                error=_relative_error(outputs[name], outputs["reference"]),
-                weights_mb=engine_weights_mb(engines[name]),
-                peak_mb=peaks[name],
-                note=f"{seconds:g} s utterance",
-            )
+    return [
+        waveglow_row(
+            preset,
+            device,
+            name,
+            dtypes[name],
+            samples,
+            t,
+            seconds,
+            speedup=times["reference"] / t,
+            error=_relative_error(outputs[name], outputs["reference"]),
+            weights_mb=engine_weights_mb(engines[name]),
+            peak_mb=peaks[name],
+            note=f"{seconds:g} s utterance",
         )
-    return rows
+        for name, t in times.items()
+    ]
+
+
+def waveglow_row(
+    preset: str, device: torch.device, path: str, dtype: str, samples: int, t: float, seconds: float, **fields: Any
+) -> Row:
+    """A WaveGlow result row: ``samples`` of audio (``seconds`` long) made in ``t`` seconds."""
+    return Row(
+        model=f"WaveGlow {preset}",
+        device=device.type,
+        dtype=dtype,
+        path=path,
+        speed=samples / t / 1e3,
+        unit="kHz",
+        real_time_factor=t / seconds,
+        **fields,
+    )
 
 
 class _GraphedWaveGlow:
@@ -295,7 +309,7 @@ def bench_waveglow_gpu_extras(
     batch = {name: 8 if "batch 8" in name else 1 for name in engines}
     dtypes = {name: name.split(",")[0] if name != "prepared, float32" else "float32" for name in engines}
 
-    def runner(name: str, engine: Any, dtype: torch.dtype, size: int) -> Callable[[], torch.Tensor]:
+    def runner(engine: Any, dtype: torch.dtype, size: int) -> Callable[[], torch.Tensor]:
         def run():
             generator = torch.Generator(device=device).manual_seed(0)
             with torch.inference_mode():
@@ -303,30 +317,27 @@ def bench_waveglow_gpu_extras(
 
         return run
 
-    variants = {name: runner(name, e, getattr(torch, dtypes[name]), batch[name]) for name, e in engines.items()}
+    variants = {name: runner(e, getattr(torch, dtypes[name]), batch[name]) for name, e in engines.items()}
     times, outputs, peaks = time_variants(variants, device, repeats)
     # the noise of a batch of 8 is drawn differently: its error is against float32 on the same batch
-    references = {1: outputs["prepared, float32"], 8: runner("", fp32, torch.float32, 8)().float().cpu()}
-    rows = []
-    for name, t in times.items():
-        samples = batch[name] * n_frames * config.hop_length
-        rows.append(
-            Row(
-                model=f"WaveGlow {preset}",
-                device=device.type,
-                dtype=dtypes[name],
-                path=name,
-                speed=samples / t / 1e3,
-                unit="kHz",
-                real_time_factor=t / (seconds * batch[name]),
-                speedup=None,
-                error=_relative_error(outputs[name], references[batch[name]]),
-                weights_mb=None,
-                peak_mb=peaks[name],
-                note=f"{seconds:g} s utterances; error against float32",
-            )
+    references = {1: outputs["prepared, float32"], 8: runner(fp32, torch.float32, 8)().float().cpu()}
+    return [
+        waveglow_row(
+            preset,
+            device,
+            name,
+            dtypes[name],
+            batch[name] * n_frames * config.hop_length,
+            t,
+            seconds * batch[name],
+            speedup=None,
+            error=_relative_error(outputs[name], references[batch[name]]),
+            weights_mb=None,
+            peak_mb=peaks[name],
+            note=f"{seconds:g} s utterances; error against float32",
         )
-    return rows
+        for name, t in times.items()
+    ]
 
 
 def _relative_error(out: torch.Tensor, ref: torch.Tensor) -> float:
