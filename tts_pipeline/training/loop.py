@@ -214,8 +214,12 @@ class Trainer:
                     val_loss = self.validate(val_loader)
                     self.logger.write(self.step, "val", {"loss": val_loss})
                     bar.write(f"step {self.step}: validation loss {val_loss:.4f}")
-                out_of_time = cfg.max_minutes is not None and time.time() - started > cfg.max_minutes * 60
-                if all_agree(out_of_time, self.dist) and self.step < cfg.steps:
+                # (no collective call per step unless a limit is set; every rank takes the same branch)
+                if (
+                    cfg.max_minutes is not None
+                    and self.step < cfg.steps
+                    and all_agree(time.time() - started > cfg.max_minutes * 60, self.dist)
+                ):
                     bar.write(f"step {self.step}: {cfg.max_minutes:g} minutes are up; saving and stopping")
                     self.save_checkpoint()
                     break
