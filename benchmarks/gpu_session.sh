@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
 # One lease on a lent GPU machine, in one call: install, GPU tests, benchmark, then demo-voice training.
 #
-#   python tools/pack_corpus.py ../shared/data/joe-lj .gpu/joe-lj  # once, on the dev machine
-#   (device run, carrying .gpu)  bash benchmarks/gpu_session.sh
+# Once, on the development machine (.gpu is ignored by git: echo /.gpu/ >> .git/info/exclude):
+#   python tools/pack_corpus.py ../shared/data/joe-lj .gpu/joe-lj
+#   for p in soundfile==0.14.0 cffi pycparser unidecode inflect more-itertools typeguard jaraco.functools; do
+#     python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#       --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform any -d .gpu/whl "$p"; done
+#   .venv/bin/pip wheel -q --no-deps --no-build-isolation -w .gpu/proj . ./plugins/waveglow ./plugins/tacotron2
+# then on the GPU machine, carrying .gpu:
+#   BUDGET=520 bash benchmarks/gpu_session.sh 2>&1 | tee $OUT/session.log
+# and back here: cat the exported waveglow.safetensors.part* (in order) into tts_pipeline/voices/joe-lj-demo/,
+# likewise tacotron2, then python tools/update_voice.py tts_pipeline/voices/joe-lj-demo and update the card.
 #
 # The machine has python3 with torch but not this project's small dependencies: .gpu/whl holds their
 # wheels. Every stage has its own time limit, so one that hangs cannot eat the training time, and
