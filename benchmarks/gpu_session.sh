@@ -2,11 +2,12 @@
 # One lease on a lent GPU machine, in one call: install, GPU tests, benchmark, then demo-voice training.
 #
 # Once, on the development machine (.gpu is ignored by git: echo /.gpu/ >> .git/info/exclude):
-#   python tools/pack_corpus.py ../shared/data/joe-lj .gpu/joe-lj
+#   python tools/pack_corpus.py ../shared/data/joe-lj .gpu/joe-lj --train 180
+#   (a call carries at most 64 MiB: the tracked files, 38 MB with the voice, plus .gpu; check with
+#    git ls-files -z | xargs -0 du -cb | tail -1; du -sb .gpu)
 #   for p in soundfile==0.14.0 cffi pycparser unidecode inflect more-itertools typeguard jaraco.functools; do
 #     python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #       --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform any -d .gpu/whl "$p"; done
-#   .venv/bin/pip wheel -q --no-deps --no-build-isolation -w .gpu/proj . ./plugins/waveglow ./plugins/tacotron2
 # then on the GPU machine, carrying .gpu:
 #   BUDGET=520 bash benchmarks/gpu_session.sh 2>&1 | tee $OUT/session.log
 # and back here: cat the exported waveglow.safetensors.part* (in order) into tts_pipeline/voices/joe-lj-demo/,
@@ -29,9 +30,7 @@ stage install
 if [ -z "${SKIP_INSTALL:-}" ]; then  # SKIP_INSTALL=1: a dry run in an environment that has everything
 python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .gpu/whl/*.whl || exit 1
 python3 -m pip install -q --no-index --no-deps --no-build-isolation --target /tmp/site \
-    . ./plugins/waveglow ./plugins/tacotron2 \
-    || { echo "WARNING: building the project failed; installing the wheels carried in .gpu/proj (may be stale)"
-         python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .gpu/proj/*.whl || exit 1; }
+    . ./plugins/waveglow ./plugins/tacotron2 || exit 1
 export PYTHONPATH=/tmp/site
 fi
 nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.max.sm,temperature.gpu --format=csv
