@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from tts_pipeline_tacotron2.config import PRESETS as TACOTRON2_PRESETS
 
 DATA = Path(__file__).parent / "data"
 WAVS = DATA / "joe-lj" / "wavs"
@@ -46,24 +47,7 @@ def speech_clip() -> Path:
 
 
 # A tiny Tacotron2 reading NVIDIA's 148 symbols and producing 80-band mels.
-TINY_TACOTRON2 = dict(
-    n_symbols=148,
-    symbols_embedding_dim=16,
-    encoder_n_convolutions=2,
-    encoder_kernel_size=3,
-    encoder_embedding_dim=16,
-    n_mel_channels=80,
-    attention_rnn_dim=24,
-    attention_dim=8,
-    attention_location_n_filters=4,
-    attention_location_kernel_size=5,
-    decoder_rnn_dim=24,
-    prenet_dim=16,
-    postnet_embedding_dim=16,
-    postnet_kernel_size=3,
-    postnet_n_convolutions=3,
-    max_decoder_steps=30,
-)
+TINY_TACOTRON2 = {**TACOTRON2_PRESETS["tiny"].to_dict(), "max_decoder_steps": 30}
 
 
 @pytest.fixture(scope="session")

@@ -7,28 +7,11 @@ from typing import Any
 
 import pytest
 import torch
-from tts_pipeline_tacotron2.config import Tacotron2Config
+from tts_pipeline_tacotron2.config import PRESETS, Tacotron2Config
 from tts_pipeline_tacotron2.model import Tacotron2
 
 # Every size small enough that a forward pass or a 30-step decode takes milliseconds on a CPU.
-TINY_TACOTRON2 = dict(
-    n_symbols=20,
-    symbols_embedding_dim=16,
-    encoder_n_convolutions=2,
-    encoder_kernel_size=3,
-    encoder_embedding_dim=16,
-    n_mel_channels=8,
-    attention_rnn_dim=24,
-    attention_dim=8,
-    attention_location_n_filters=4,
-    attention_location_kernel_size=5,
-    decoder_rnn_dim=24,
-    prenet_dim=16,
-    postnet_embedding_dim=16,
-    postnet_kernel_size=3,
-    postnet_n_convolutions=3,
-    max_decoder_steps=40,
-)
+TINY_TACOTRON2 = {**PRESETS["tiny"].to_dict(), "n_symbols": 20, "n_mel_channels": 8, "max_decoder_steps": 40}
 
 
 def make_tiny_tacotron2(seed: int = 0, **overrides: Any) -> Tacotron2:

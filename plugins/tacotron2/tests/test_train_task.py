@@ -12,25 +12,10 @@ from tts_pipeline.errors import CheckpointError, ConfigError
 from tts_pipeline.training.data import Utterance, read_filelist
 
 DATA = Path(__file__).parents[3] / "tests" / "data" / "joe-lj"
-TINY = dict(
-    symbols_embedding_dim=16,
-    encoder_n_convolutions=2,
-    encoder_kernel_size=3,
-    encoder_embedding_dim=16,
-    attention_rnn_dim=24,
-    attention_dim=8,
-    attention_location_n_filters=4,
-    attention_location_kernel_size=5,
-    decoder_rnn_dim=24,
-    prenet_dim=16,
-    postnet_embedding_dim=16,
-    postnet_kernel_size=3,
-    postnet_n_convolutions=3,
-)
 
 
 def task(frames_per_step: int = 1, **options) -> Tacotron2Task:
-    return Tacotron2Task(Tacotron2TrainOptions(model={**TINY, "n_frames_per_step": frames_per_step}, **options))
+    return Tacotron2Task(Tacotron2TrainOptions(preset="tiny", model={"n_frames_per_step": frames_per_step}, **options))
 
 
 @pytest.fixture(scope="module")
@@ -105,10 +90,10 @@ def test_warm_start_and_skip_embedding(tmp_path):
     target = t.build_model()
     t.warm_start(target, tmp_path / "t2.safetensors")
     assert torch.equal(target.embedding.weight, source.embedding.weight)
-    other_symbols = Tacotron2Task(Tacotron2TrainOptions(model={**TINY, "n_symbols": 60}))
+    other_symbols = Tacotron2Task(Tacotron2TrainOptions(preset="tiny", model={"n_symbols": 60}))
     with pytest.raises(CheckpointError, match="skip_embedding"):
         other_symbols.warm_start(other_symbols.build_model(), tmp_path / "t2.safetensors")
-    skipping = Tacotron2Task(Tacotron2TrainOptions(model={**TINY, "n_symbols": 60}, skip_embedding=True))
+    skipping = Tacotron2Task(Tacotron2TrainOptions(preset="tiny", model={"n_symbols": 60}, skip_embedding=True))
     model = skipping.build_model()
     skipping.warm_start(model, tmp_path / "t2.safetensors")
     assert torch.equal(model.decoder.gate_layer.linear_layer.weight, source.decoder.gate_layer.linear_layer.weight)

@@ -101,4 +101,20 @@ PRESETS: dict[str, Tacotron2Config] = {
         prenet_dim=128,
         postnet_embedding_dim=128,
     ),
+    # Milliseconds per step on a CPU: tests and smoke runs of a training setup, not speech.
+    "tiny": Tacotron2Config(
+        symbols_embedding_dim=16,
+        encoder_n_convolutions=2,
+        encoder_kernel_size=3,
+        encoder_embedding_dim=16,
+        attention_rnn_dim=24,
+        attention_dim=8,
+        attention_location_n_filters=4,
+        attention_location_kernel_size=5,
+        decoder_rnn_dim=24,
+        prenet_dim=16,
+        postnet_embedding_dim=16,
+        postnet_kernel_size=3,
+        postnet_n_convolutions=3,
+    ),
 }
