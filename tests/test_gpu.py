@@ -87,3 +87,10 @@ def test_waveglow_trains_on_cuda(tmp_path, precision):
     assert all(math.isfinite(r["loss"]) for r in records if r["kind"] == "train")
     audio = _pipeline(tmp_path / "run" / "model_00000003.safetensors", "cuda").vocode(_mel()).samples
     assert torch.isfinite(audio).all() and audio.numel() == 64 * 256
+
+
+def test_compiled_vocoder_with_denoiser_on_cuda(tiny_waveglow_file):
+    """compile = true on the GPU (the engine is no module): the denoiser still runs where the model runs."""
+    config = {"vocoder": {"checkpoint": str(tiny_waveglow_file), "sigma": 0.0, "compile": True}}
+    audio = Pipeline.from_config({**config, "runtime": {"device": "cuda", "dtype": "fp16"}}).vocode(_mel()).samples
+    assert torch.isfinite(audio).all() and audio.shape == (_mel().shape[1] * 256,)

@@ -10,6 +10,7 @@ from torch import nn
 
 from tts_pipeline.errors import ConfigError
 
+from .compiled import CompiledWaveGlow
 from .fast import FastWaveGlow
 from .model import WaveGlow
 
@@ -23,23 +24,23 @@ class Denoiser(nn.Module):
 
     def __init__(
         self,
-        waveglow: WaveGlow | FastWaveGlow,
+        waveglow: WaveGlow | FastWaveGlow | CompiledWaveGlow,
         mode: Literal["zeros", "normal"] = "zeros",
         n_fft: int = 1024,
         hop_length: int = 256,
         win_length: int = 1024,
         n_frames: int = 88,
         generator: torch.Generator | None = None,
+        device: torch.device | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
         if mode not in ("zeros", "normal"):
             raise ConfigError(f"denoiser mode must be 'zeros' or 'normal', not {mode!r}")
         self.n_fft, self.hop_length, self.win_length = n_fft, hop_length, win_length
-        if isinstance(waveglow, nn.Module):
-            param = next(waveglow.parameters())
-            device, dtype = param.device, param.dtype
-        else:  # the compiled fast path, CPU float32
-            device, dtype = torch.device("cpu"), torch.float32
+        if device is None or dtype is None:  # where the engine runs: a module's parameters, else CPU float32
+            param = next(waveglow.parameters()) if isinstance(waveglow, nn.Module) else torch.empty(0)
+            device, dtype = device or param.device, dtype or param.dtype
         shape = (1, waveglow.config.n_mel_channels, n_frames)
         if mode == "zeros":
             mel = torch.zeros(shape, device=device, dtype=dtype)

@@ -24,7 +24,11 @@ def make_denoiser(context: StageContext):
 
     # The bias is estimated with the vocoder's own engine (fast path, or folded, possibly half-precision model),
     # then the STFT work runs in float32 for accuracy.
-    denoiser = Denoiser(vocoder.engine, mode=vocoder.options.denoiser_mode).to(vocoder.device).float()
+    denoiser = (
+        Denoiser(vocoder.engine, mode=vocoder.options.denoiser_mode, device=vocoder.device, dtype=vocoder.dtype)
+        .to(vocoder.device)
+        .float()
+    )
     strength = vocoder.options.denoiser_strength
 
     def denoise(audio: torch.Tensor) -> torch.Tensor:
