@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 from tts_pipeline_tacotron2.checkpoint import build_tacotron2, load_tacotron2_checkpoint, save_tacotron2
+from tts_pipeline_tacotron2.guided import guided_attention_loss, guided_attention_weights
 from tts_pipeline_tacotron2.train_task import Tacotron2Task, Tacotron2TrainOptions
 
 from tts_pipeline.errors import CheckpointError, ConfigError
@@ -112,3 +113,60 @@ def test_option_errors():
         Tacotron2TrainOptions(preset="giant")
     with pytest.raises(ConfigError, match="prenet_dimm"):
         Tacotron2TrainOptions(model={"prenet_dimm": 3})
+    with pytest.raises(ConfigError, match="guided_attention"):
+        Tacotron2TrainOptions(guided_attention=-1.0)
+    with pytest.raises(ConfigError, match="guided_attention_sigma"):
+        Tacotron2TrainOptions(guided_attention_sigma=0.0)
+
+
+def test_guided_attention_weights_follow_the_diagonal_of_each_utterance():
+    weights = guided_attention_weights(torch.tensor([10, 6]), torch.tensor([5, 3]), 10, 5, sigma=0.2)
+    assert weights.shape == (2, 10, 5)
+    assert weights[0, 0, 0] == 0 and weights[0, 8, 4] == 0  # t/T == n/N
+    assert weights[0, 0, 4] > 0.8 and weights[0, 9, 0] > 0.8  # far corners
+    assert weights[1, 6:].abs().sum() == 0 and weights[1, :, 3:].abs().sum() == 0  # past either length
+    assert weights[1, 2, 1] < 1e-6 and weights[1, 3, 1] > 0.2  # 1/3 of the text at 2/6 of the frames, not 3/6
+
+
+def test_guided_attention_loss_prefers_diagonal_attention():
+    frames, symbols = torch.tensor([40]), torch.tensor([10])
+    diagonal = torch.zeros(1, 40, 10)
+    diagonal[0, torch.arange(40), torch.arange(40) // 4] = 1.0
+    backwards = diagonal.flip(2)
+    uniform = torch.full((1, 40, 10), 0.1)
+    losses = [float(guided_attention_loss(a, frames, symbols, 0.2)) for a in (diagonal, uniform, backwards)]
+    assert losses[0] < 0.1 < losses[1] < losses[2] < 1.0
+    padded = torch.cat([diagonal, torch.full((1, 5, 10), 0.1)], dim=1)  # padding frames are not counted
+    assert float(guided_attention_loss(padded, frames, symbols, 0.2)) == pytest.approx(losses[0])
+
+
+def test_guided_attention_is_added_to_the_loss(items):
+    plain, guided = task(3), task(3, guided_attention=2.0)
+    torch.manual_seed(0)
+    model = plain.build_model().eval()
+    batch = plain.collate(items)
+    loss, metrics = plain.loss(model, batch)
+    guided_loss, guided_metrics = guided.loss(model, batch)
+    assert "attention_loss" not in metrics and 0 < guided_metrics["attention_loss"] < 1
+    assert float(guided_loss.detach()) == pytest.approx(
+        float(loss.detach()) + 2.0 * guided_metrics["attention_loss"], rel=1e-5
+    )
+
+
+def test_guided_attention_pulls_attention_onto_the_diagonal(items):
+    """A few steps with the penalty leave far less attention off the diagonal than the same steps without."""
+
+    def off_diagonal_after_training(weight: float) -> float:
+        t, probe = task(3, guided_attention=weight), task(3, guided_attention=1.0)
+        torch.manual_seed(0)
+        model = t.build_model()
+        optimizer = torch.optim.Adam(model.parameters(), lr=5e-3)
+        batch = t.collate(items)
+        for _ in range(40):  # 0.35 with the penalty, 0.55 without (0.56 untrained)
+            loss, _ = t.loss(model, batch)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        return probe.loss(model.eval(), batch)[1]["attention_loss"]
+
+    assert off_diagonal_after_training(5.0) < 0.75 * off_diagonal_after_training(0.0)

@@ -1,6 +1,6 @@
 """Training Tacotron2 with the core loop: teacher forcing, masked mel MSE (before and after the postnet)
-plus the stop-gate BCE (one target per decoder step of r = n_frames_per_step frames), alignment plots at
-validation, warm start from published weights."""
+plus the stop-gate BCE (one target per decoder step of r = n_frames_per_step frames), optionally guided
+attention, alignment plots at validation, warm start from published weights."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from tts_pipeline.training.task import Batch, TrainTask
 from .checkpoint import load_tacotron2_checkpoint, save_tacotron2
 from .config import PRESETS, Tacotron2Config
 from .decoder import decoder_steps
+from .guided import guided_attention_loss
 from .layers import length_mask
 from .model import Tacotron2
 from .text import CMUDict, text_to_sequence
@@ -37,6 +38,8 @@ class Tacotron2TrainOptions:
     resample: bool = True
     skip_embedding: bool = False  # warm start: keep a fresh embedding (a new symbol set)
     cmudict: str | None = None  # speak training words from CMUdict pronunciations
+    guided_attention: float = 0.0  # weight of the guided-attention penalty (0: off, as published; 1: usual)
+    guided_attention_sigma: float = 0.2  # width of its diagonal band, as a fraction of the utterance
 
     def config(self) -> Tacotron2Config:
         if self.preset not in PRESETS:
@@ -45,6 +48,13 @@ class Tacotron2TrainOptions:
 
     def __post_init__(self) -> None:
         config = self.config()
+        if self.guided_attention < 0:
+            raise ConfigError(f"model.guided_attention is a loss weight >= 0 (0: off), not {self.guided_attention}")
+        if not 0 < self.guided_attention_sigma <= 1:
+            raise ConfigError(
+                f"model.guided_attention_sigma is a fraction of the utterance in (0, 1] (usual: 0.2), "
+                f"not {self.guided_attention_sigma}"
+            )
         if config.n_mel_channels != NVIDIA.n_mels:
             raise ConfigError(f"model.n_mel_channels must be {NVIDIA.n_mels} (the NVIDIA mel WaveGlow reads)")
 
@@ -139,7 +149,7 @@ class Tacotron2Task(TrainTask):
 
     def loss(self, model: nn.Module, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         """MSE(mel) + MSE(mel_postnet), each a mean over real frames, + BCE(gate), a mean over the decoder
-        steps that hold a real frame."""
+        steps that hold a real frame, + guided_attention x the mean off-diagonal attention per real frame."""
         out = model(batch["text"], batch["text_lengths"], batch["mel"], batch["mel_lengths"])
         valid = length_mask(batch["mel_lengths"], batch["mel"].shape[2], batch["mel"].device)
         cells = valid[:, None, :].expand_as(batch["mel"])
@@ -149,11 +159,14 @@ class Tacotron2Task(TrainTask):
         steps = length_mask(step_lengths, batch["gate"].shape[1], batch["gate"].device)
         gate_loss = F.binary_cross_entropy_with_logits(out.gate.float()[steps], batch["gate"][steps])
         loss = mel_loss + gate_loss
-        return loss, {
-            "loss": float(loss.detach()),
-            "mel_loss": float(mel_loss.detach()),
-            "gate_loss": float(gate_loss.detach()),
-        }
+        metrics = {"mel_loss": float(mel_loss.detach()), "gate_loss": float(gate_loss.detach())}
+        if self.options.guided_attention > 0:
+            guide = guided_attention_loss(
+                out.alignments, batch["mel_lengths"], batch["text_lengths"], self.options.guided_attention_sigma
+            )
+            loss = loss + self.options.guided_attention * guide
+            metrics["attention_loss"] = float(guide.detach())
+        return loss, {"loss": float(loss.detach()), **metrics}
 
     def save_model(self, model: nn.Module, path: Path) -> None:
         save_tacotron2(path, model)
