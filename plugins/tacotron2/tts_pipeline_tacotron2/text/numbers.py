@@ -6,21 +6,29 @@ Thousands separators are removed; dollars (with cents) become words; decimals re
 
 Pound amounts are rewritten before transliteration (see cleaners.to_ascii): "£12" -> "twelve pounds",
 where the original cleaners gave "pstwelve".
+
+inflect is imported on the first number, not with this module: its import takes one to several seconds
+(typeguard instruments it), which text without digits, such as "Hello, world.", should not pay.
 """
 
 from __future__ import annotations
 
+import functools
 import re
-
-import inflect
-
-_engine = inflect.engine()
 
 _COMMA_NUMBER = re.compile(r"([0-9][0-9,]+[0-9])")
 _DOLLARS = re.compile(r"\$([0-9.,]*[0-9]+)")
 _DECIMAL = re.compile(r"([0-9]+\.[0-9]+)")
 _ORDINAL = re.compile(r"[0-9]+(st|nd|rd|th)")
 _NUMBER = re.compile(r"[0-9]+")
+
+
+@functools.cache
+def _inflect():
+    """The inflect engine, made on first use."""
+    import inflect
+
+    return inflect.engine()
 
 
 def _dollars(match: re.Match) -> str:
@@ -46,19 +54,21 @@ def _cardinal(match: re.Match) -> str:
         if n == 2000:
             return "two thousand"
         if 2000 < n < 2010:
-            return "two thousand " + _engine.number_to_words(n % 100)
+            return "two thousand " + _inflect().number_to_words(n % 100)
         if n % 100 == 0:
-            return _engine.number_to_words(n // 100) + " hundred"
-        return _engine.number_to_words(n, andword="", zero="oh", group=2).replace(", ", " ")
-    return _engine.number_to_words(n, andword="")
+            return _inflect().number_to_words(n // 100) + " hundred"
+        return _inflect().number_to_words(n, andword="", zero="oh", group=2).replace(", ", " ")
+    return _inflect().number_to_words(n, andword="")
 
 
 def _ordinal(match: re.Match) -> str:
-    return _engine.number_to_words(match.group(0))
+    return _inflect().number_to_words(match.group(0))
 
 
 def normalize_numbers(text: str) -> str:
     """Replace every number in ``text`` by words."""
+    if not any(c.isdigit() for c in text):
+        return text
     text = _COMMA_NUMBER.sub(lambda m: m.group(1).replace(",", ""), text)
     text = _DOLLARS.sub(_dollars, text)
     text = _DECIMAL.sub(lambda m: m.group(1).replace(".", " point "), text)
