@@ -115,6 +115,8 @@ def test_option_errors():
         Tacotron2TrainOptions(model={"prenet_dimm": 3})
     with pytest.raises(ConfigError, match="guided_attention"):
         Tacotron2TrainOptions(guided_attention=-1.0)
+    with pytest.raises(ConfigError, match="gate_positive_weight"):
+        Tacotron2TrainOptions(gate_positive_weight=0.0)
     with pytest.raises(ConfigError, match="guided_attention_sigma"):
         Tacotron2TrainOptions(guided_attention_sigma=0.0)
 
@@ -170,3 +172,19 @@ def test_guided_attention_pulls_attention_onto_the_diagonal(items):
         return probe.loss(model.eval(), batch)[1]["attention_loss"]
 
     assert off_diagonal_after_training(5.0) < 0.75 * off_diagonal_after_training(0.0)
+
+
+def test_gate_positive_weight_scales_the_stop_step_alone(items):
+    """The gate BCE by hand: softplus(-x) at each utterance's last step (times the weight), softplus(x) before."""
+    t = task(3, gate_positive_weight=5.0)
+    torch.manual_seed(0)
+    model = t.build_model().eval()
+    batch = t.collate(items)
+    gate = model(batch["text"], batch["text_lengths"], batch["mel"], batch["mel_lengths"]).gate.detach()
+    terms = []
+    for b, n in enumerate(batch["mel_lengths"].tolist()):
+        last = (n - 1) // 3
+        terms += [torch.nn.functional.softplus(gate[b, :last]), 5.0 * torch.nn.functional.softplus(-gate[b, last:][:1])]
+    expected = torch.cat(terms).mean()
+    assert t.loss(model, batch)[1]["gate_loss"] == pytest.approx(float(expected), rel=1e-5)
+    assert task(3).loss(model, batch)[1]["gate_loss"] < float(expected)

@@ -38,6 +38,7 @@ class Tacotron2TrainOptions:
     resample: bool = True
     skip_embedding: bool = False  # warm start: keep a fresh embedding (a new symbol set)
     cmudict: str | None = None  # speak training words from CMUdict pronunciations
+    gate_positive_weight: float = 1.0  # BCE weight of the one "stop" step per utterance (ESPnet: 5)
     guided_attention: float = 0.0  # weight of the guided-attention penalty (0: off, as published; 1: usual)
     guided_attention_sigma: float = 0.2  # width of its diagonal band, as a fraction of the utterance
 
@@ -48,6 +49,10 @@ class Tacotron2TrainOptions:
 
     def __post_init__(self) -> None:
         config = self.config()
+        if self.gate_positive_weight <= 0:
+            raise ConfigError(
+                f"model.gate_positive_weight is a loss weight > 0 (1: unweighted), not {self.gate_positive_weight}"
+            )
         if self.guided_attention < 0:
             raise ConfigError(f"model.guided_attention is a loss weight >= 0 (0: off), not {self.guided_attention}")
         if not 0 < self.guided_attention_sigma <= 1:
@@ -149,7 +154,8 @@ class Tacotron2Task(TrainTask):
 
     def loss(self, model: nn.Module, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         """MSE(mel) + MSE(mel_postnet), each a mean over real frames, + BCE(gate), a mean over the decoder
-        steps that hold a real frame, + guided_attention x the mean off-diagonal attention per real frame."""
+        steps that hold a real frame (the last, the one with target 1, weighted by gate_positive_weight),
+        + guided_attention x the mean off-diagonal attention per real frame."""
         out = model(batch["text"], batch["text_lengths"], batch["mel"], batch["mel_lengths"])
         valid = length_mask(batch["mel_lengths"], batch["mel"].shape[2], batch["mel"].device)
         cells = valid[:, None, :].expand_as(batch["mel"])
@@ -157,7 +163,9 @@ class Tacotron2Task(TrainTask):
         mel_loss = F.mse_loss(out.mel.float()[cells], target) + F.mse_loss(out.mel_postnet.float()[cells], target)
         step_lengths = decoder_steps(batch["mel_lengths"], self.frames_per_step)
         steps = length_mask(step_lengths, batch["gate"].shape[1], batch["gate"].device)
-        gate_loss = F.binary_cross_entropy_with_logits(out.gate.float()[steps], batch["gate"][steps])
+        positive = torch.tensor(self.options.gate_positive_weight, device=out.gate.device)
+        gate, gate_target = out.gate.float()[steps], batch["gate"][steps]
+        gate_loss = F.binary_cross_entropy_with_logits(gate, gate_target, pos_weight=positive)
         loss = mel_loss + gate_loss
         metrics = {"mel_loss": float(mel_loss.detach()), "gate_loss": float(gate_loss.detach())}
         if self.options.guided_attention > 0:
