@@ -16,9 +16,10 @@ sixty-three" agree. With ``--config`` (or ``--voice``) each text is first spoken
 (``say``), else the recording itself is transcribed (the ceiling). ``--copy`` vocodes the recording's mel
 instead, and ``--griffin-lim`` replaces the vocoder by Griffin-Lim (librosa), so a poor end-to-end figure
 can be blamed on the acoustic model or on the vocoder. ``copy`` vocodes the NVIDIA mel of each recording and
-compares with the recording: PESQ (wide band, at 16 kHz) and STOI. Without ``--config`` both commands
-use the bundled voice. ``--sigma`` and ``--denoiser-strength`` take several values and score every
-combination, which is how a voice's vocoder settings (``options`` in its ``voice.toml``) are chosen.
+compares with the recording: PESQ (wide band, at 16 kHz) and STOI. Wherever a pipeline is used and
+``--config`` is not given, it is the bundled voice. ``--sigma`` and ``--denoiser-strength`` take
+several values and score every combination, which is how a voice's vocoder settings (``options`` in its
+``voice.toml``) are chosen.
 """
 
 from __future__ import annotations
