@@ -81,6 +81,16 @@ def test_resume_continues_exactly(tmp_path, workers):
         assert torch.equal(value, straight[key]), key
 
 
+def test_length_buckets_change_the_order_and_resume_exactly(tmp_path):
+    plain = params(train(tmp_path, "plain"))
+    straight = train(tmp_path, "straight", bucket_by_length=True, bucket_window=2)
+    assert straight.task.bucketed and any(not torch.equal(v, plain[k]) for k, v in params(straight).items())
+    train(tmp_path, "interrupted", steps=3, bucket_by_length=True, bucket_window=2)
+    resumed = train(tmp_path, "interrupted", resume=True, bucket_by_length=True, bucket_window=2)
+    for key, value in params(resumed).items():
+        assert torch.equal(value, params(straight)[key]), key
+
+
 def test_keep_last_prunes_old_checkpoints(tmp_path):
     train(tmp_path, "run", steps=8, checkpoint_every=2, keep_last=2)
     assert sorted(p.name for p in (tmp_path / "run").glob("checkpoint_*")) == [

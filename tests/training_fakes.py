@@ -56,6 +56,10 @@ class FakeTask(TrainTask):
     def dataset(self, utterances, train):
         return Noisy(len(utterances), self.options.noise if train else 0.0)
 
+    def item_lengths(self, utterances):
+        self.bucketed = True
+        return [(7 * i) % 11 for i in range(len(utterances))]
+
     def collate(self, items):
         return {"x": torch.stack([x for x, _ in items]), "y": torch.stack([y for _, y in items])}
 

@@ -25,6 +25,8 @@ class TrainConfig:
     output_dir: str = "runs/train"
     steps: int = 10000  # optimiser steps in total
     batch_size: int = 4  # per process (the global batch is batch_size * processes * grad_accum)
+    bucket_by_length: bool = False  # batch items of similar length together (less padding per step)
+    bucket_window: int = 16  # with bucket_by_length: steps whose items are sorted by length together
     learning_rate: float = 1e-4
     weight_decay: float = 0.0
     grad_clip: float | None = None  # max gradient norm (Tacotron2: 1.0)
@@ -45,7 +47,16 @@ class TrainConfig:
     max_minutes: float | None = None  # stop with a checkpoint after this much wall time (None: no limit)
 
     def __post_init__(self) -> None:
-        positive = ("steps", "batch_size", "grad_accum", "checkpoint_every", "keep_last", "val_every", "log_every")
+        positive = (
+            "steps",
+            "batch_size",
+            "bucket_window",
+            "grad_accum",
+            "checkpoint_every",
+            "keep_last",
+            "val_every",
+            "log_every",
+        )
         for name in positive:
             if getattr(self, name) < 1:
                 raise ConfigError(f"train.{name} must be >= 1, not {getattr(self, name)}")

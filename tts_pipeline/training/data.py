@@ -43,6 +43,19 @@ def read_filelist(path: str | Path) -> list[Utterance]:
     return items
 
 
+def audio_lengths(utterances: list[Utterance]) -> list[int]:
+    """Each utterance's length in audio samples, read from the file header (0 where it cannot be read)."""
+    import soundfile as sf
+
+    lengths = []
+    for utterance in utterances:
+        try:
+            lengths.append(int(sf.info(str(utterance.audio)).frames))
+        except (RuntimeError, OSError):
+            lengths.append(0)  # the dataset reports the file when it reads it
+    return lengths
+
+
 def trim_silence(audio: torch.Tensor, sample_rate: int, threshold_db: float = -40.0) -> torch.Tensor:
     """Cut leading and trailing audio quieter than ``threshold_db`` below the peak (20 ms frames)."""
     frame = max(1, sample_rate // 50)

@@ -106,12 +106,21 @@ class Trainer:
     # --- data -------------------------------------------------------------------------------
 
     def _loader(self, filelist: str, train: bool) -> DataLoader:
-        dataset = self.task.dataset(read_filelist(filelist), train=train)
+        utterances = read_filelist(filelist)
+        dataset = self.task.dataset(utterances, train=train)
         cfg = self.config
         if train:
             per_step = cfg.batch_size * self.dist.world_size * cfg.grad_accum
+            lengths = self.task.item_lengths(utterances) if cfg.bucket_by_length else None
             sampler = ResumableSampler(
-                len(dataset), per_step, self.dist.rank, self.dist.world_size, cfg.seed, self.step
+                len(dataset),
+                per_step,
+                self.dist.rank,
+                self.dist.world_size,
+                cfg.seed,
+                self.step,
+                lengths,
+                cfg.bucket_window,
             )
             dataset = SeededItems(dataset)
         else:

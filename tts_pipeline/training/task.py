@@ -11,7 +11,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from ..errors import CheckpointError
-from .data import Utterance
+from .data import Utterance, audio_lengths
 
 Batch = dict[str, torch.Tensor]
 
@@ -41,6 +41,10 @@ class TrainTask(ABC):
     def dataset(self, utterances: list[Utterance], train: bool) -> Dataset:
         """Items for :meth:`collate`. ``__getitem__`` may return None for an unreadable utterance
         (after logging its name): the loader skips it."""
+
+    def item_lengths(self, utterances: list[Utterance]) -> list[int]:
+        """A length per utterance for ``bucket_by_length`` (default: audio samples, from file headers)."""
+        return audio_lengths(utterances)
 
     @abstractmethod
     def collate(self, items: list[Any]) -> Batch:
