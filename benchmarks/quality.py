@@ -16,7 +16,9 @@ sixty-three" agree. With ``--config`` (or ``--voice``) each text is first spoken
 (``say``), else the recording itself is transcribed (the ceiling). ``--copy`` vocodes the recording's mel
 instead, and ``--griffin-lim`` replaces the vocoder by Griffin-Lim (librosa), so a poor end-to-end figure
 can be blamed on the acoustic model or on the vocoder. ``copy`` vocodes the NVIDIA mel of each recording and
-compares with the recording: PESQ (wide band, at 16 kHz) and STOI. Wherever a pipeline is used and
+compares with the recording: PESQ (wide band, at 16 kHz), STOI, and the mean absolute difference of
+the two NVIDIA log mels (natural log; 0 would be the recording's own mel), which still moves while a young
+vocoder's PESQ sits at its floor. Wherever a pipeline is used and
 ``--config`` is not given, it is the bundled voice. ``--sigma`` and ``--denoiser-strength`` take
 several values and score every combination, which is how a voice's vocoder settings (``options`` in its
 ``voice.toml``) are chosen.
@@ -142,7 +144,7 @@ def copy_synthesis(args) -> None:
     for sigma, strength in grid:
         options = {k: v for k, v in (("sigma", sigma), ("denoiser_strength", strength)) if v is not None}
         pipeline = Pipeline.from_config(with_vocoder_options(args.config, **options))
-        pesq_scores, stoi_scores = [], []
+        pesq_scores, stoi_scores, mel_distances = [], [], []
         for item in items:
             audio, rate = read_audio(item.audio, pipeline.sample_rate)
             out = pipeline.vocode(compute_mel(audio), seed=0).samples
@@ -151,10 +153,12 @@ def copy_synthesis(args) -> None:
             wide = pesq(16000, resample(ref, rate, 16000).numpy(), resample(deg, rate, 16000).numpy(), "wb")
             pesq_scores.append(wide)
             stoi_scores.append(stoi(ref.numpy(), deg.numpy(), rate, extended=False))
+            mel_distances.append(float((compute_mel(deg) - compute_mel(ref)).abs().mean()))
         settings = ", ".join(f"{k} {v}" for k, v in options.items()) or "configured settings"
         print(
             f"copy synthesis over {len(pesq_scores)} clips of {args.list} ({settings}): "
-            f"PESQ (wb) {statistics.mean(pesq_scores):.2f}, STOI {statistics.mean(stoi_scores):.3f}",
+            f"PESQ (wb) {statistics.mean(pesq_scores):.2f}, STOI {statistics.mean(stoi_scores):.3f}, "
+            f"log-mel L1 {statistics.mean(mel_distances):.2f}",
             flush=True,
         )
 
