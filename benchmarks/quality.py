@@ -14,14 +14,15 @@ downloaded) and scores it against the line's text; both sides go through the Tac
 (numbers and abbreviations spelled out, lower case) and lose their punctuation, so "1963" and "nineteen
 sixty-three" agree. With ``--config`` (or ``--voice``) each text is first spoken by the pipeline
 (``say``), else the recording itself is transcribed (the ceiling). ``--copy`` vocodes the recording's mel
-instead, and ``--griffin-lim`` replaces the vocoder by Griffin-Lim (librosa), so a poor end-to-end figure
-can be blamed on the acoustic model or on the vocoder. ``copy`` vocodes the NVIDIA mel of each recording and
-compares with the recording: PESQ (wide band, at 16 kHz), STOI, and the mean absolute difference of
-the two NVIDIA log mels (natural log; 0 would be the recording's own mel), which still moves while a young
-vocoder's PESQ sits at its floor. Wherever a pipeline is used and
-``--config`` is not given, it is the bundled voice. ``--sigma`` and ``--denoiser-strength`` take
-several values and score every combination, which is how a voice's vocoder settings (``options`` in its
-``voice.toml``) are chosen.
+instead, and ``--griffin-lim`` replaces the vocoder by the weight-free ``griffin-lim`` vocoder, so a poor
+end-to-end figure can be blamed on the acoustic model or on the vocoder.
+
+``copy`` vocodes the NVIDIA mel of each recording and compares with the recording: PESQ (wide band, at
+16 kHz), STOI, and the mean absolute difference of the two NVIDIA log mels (natural log; 0 would be the
+recording's own mel), which still moves while a young vocoder's PESQ sits at its floor. ``--sigma`` and
+``--denoiser-strength`` take several values and score every combination, which is how a voice's vocoder
+settings (``options`` in its ``voice.toml``) are chosen. Wherever a pipeline is used and ``--config`` is
+not given, it is the bundled voice.
 """
 
 from __future__ import annotations
@@ -68,18 +69,7 @@ def transcribe(model, audio: torch.Tensor, sample_rate: int) -> str:
     return " ".join(segment.text for segment in segments)
 
 
-def griffin_lim(mel: torch.Tensor) -> torch.Tensor:
-    """Audio [L] from an NVIDIA mel [80, T] by Griffin-Lim (librosa, 32 iterations): a model-free vocoder
-    that tells an acoustic model's faults apart from the vocoder's."""
-    import librosa
-
-    f = NVIDIA
-    magnitude = np.exp(mel.float().cpu().numpy())
-    audio = librosa.feature.inverse.mel_to_audio(
-        magnitude, sr=f.sample_rate, n_fft=f.n_fft, hop_length=f.hop_length, win_length=f.win_length,
-        power=f.power, fmin=f.fmin, fmax=f.fmax, n_iter=32,
-    )  # fmt: skip
-    return torch.from_numpy(audio)
+GRIFFIN_LIM = {"vocoder": {"name": "griffin-lim"}, "voice": "none"}  # the weight-free vocoder (core plugin)
 
 
 def speak(pipeline: Pipeline | None, item, args) -> tuple[torch.Tensor, int]:
@@ -95,9 +85,8 @@ def speak(pipeline: Pipeline | None, item, args) -> tuple[torch.Tensor, int]:
     else:
         spoken = pipeline.synthesize(item.text)
         return spoken.samples, spoken.sample_rate
-    if args.griffin_lim:
-        return griffin_lim(mel), NVIDIA.sample_rate
-    return pipeline.vocode(mel, seed=0).samples, pipeline.sample_rate
+    vocoder = Pipeline.from_config(GRIFFIN_LIM) if args.griffin_lim else pipeline
+    return vocoder.vocode(mel, seed=0).samples, vocoder.sample_rate
 
 
 def word_error_rate(args) -> None:

@@ -21,7 +21,7 @@ from .errors import PluginError
 from .stages import AcousticModelType, AudioProcessorFactory, MelProcessorFactory, VocoderType
 
 ENTRY_POINT_GROUP = "tts_pipeline"
-DEFAULT_PLUGINS = ("tts_pipeline.default_plugins.mel_formats",)
+DEFAULT_PLUGINS = ("tts_pipeline.default_plugins.mel_formats", "tts_pipeline.default_plugins.griffin_lim")
 
 
 @lru_cache(maxsize=1)

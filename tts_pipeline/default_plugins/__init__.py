@@ -1,1 +1,1 @@
-"""Hook implementations the core always loads (its own presets)."""
+"""Hook implementations the core always loads (its own presets, and the weight-free Griffin-Lim vocoder)."""

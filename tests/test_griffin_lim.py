@@ -1,0 +1,80 @@
+"""The weight-free Griffin-Lim vocoder: mel inversion accuracy, the vocoder contract, options and errors."""
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from tts_pipeline.audio.filterbank import mel_filterbank
+from tts_pipeline.audio.formats import NVIDIA
+from tts_pipeline.audio.griffin_lim import griffin_lim, mel_to_magnitude
+from tts_pipeline.audio.io import read_audio
+from tts_pipeline.audio.mel import compute_mel, stft_magnitude
+from tts_pipeline.errors import CheckpointError, ConfigError
+from tts_pipeline.pipeline import Pipeline
+
+from .test_cli import assert_user_error, run
+
+
+@pytest.fixture
+def clip(speech_clip):
+    audio, _ = read_audio(speech_clip, NVIDIA.sample_rate)
+    return audio.float()
+
+
+def test_magnitudes_reproduce_the_mel_and_stay_in_its_bands(clip):
+    mel = compute_mel(clip)[None]
+    magnitude = mel_to_magnitude(mel, NVIDIA)
+    assert magnitude.shape == (1, 513, mel.shape[-1]) and (magnitude >= 0).all()
+    bands = mel_filterbank(NVIDIA, torch.float32) @ magnitude[0]
+    assert ((bands - mel[0].exp()).abs().mean() / mel[0].exp().mean()) < 1e-2
+    above = round(NVIDIA.fmax / (NVIDIA.sample_rate / 2) * 512) + 2  # bins past the top band
+    assert magnitude[0, above:].abs().max() == 0
+    # a mel says less than a spectrogram, but the recovered one is its smooth outline
+    true = stft_magnitude(clip[None], NVIDIA)[0, :above]
+    log_error = (magnitude[0, :above].clamp(min=1e-5).log() - true.clamp(min=1e-5).log()).abs().mean()
+    assert log_error < 1.0
+
+
+def test_griffin_lim_gives_back_the_mel_of_the_recording(clip):
+    mel = compute_mel(clip)
+    vocoder = Pipeline.from_config({"vocoder": {"name": "griffin-lim"}, "voice": "none"})
+    out = vocoder.vocode(mel, seed=3).samples
+    assert out.shape == (mel.shape[-1] * 256,) and out.dtype == torch.float32
+    again = compute_mel(out)[:, : mel.shape[-1]]
+    assert (again - mel).abs().mean() < 0.3  # WaveGlow step 3308 of the demo voice: 2.7
+    noise = compute_mel(torch.randn_like(clip) * clip.std())
+    assert (noise - mel).abs().mean() > 1.0
+    assert torch.equal(vocoder.vocode(mel, seed=3).samples, out)
+    assert not torch.equal(vocoder.vocode(mel, seed=4).samples, out)
+
+
+def test_more_iterations_fit_better(clip):
+    magnitude = stft_magnitude(clip[None, :22050], NVIDIA).float()
+    errors = []
+    for n_iter in (1, 40):
+        audio = griffin_lim(magnitude, NVIDIA, n_iter, 0.99, generator=torch.Generator().manual_seed(0))
+        rebuilt = stft_magnitude(audio[:, : (magnitude.shape[-1] - 1) * 256], NVIDIA)
+        errors.append(float((rebuilt - magnitude).norm() / magnitude.norm()))  # spectral convergence
+    assert errors[1] < 0.5 * errors[0]
+
+
+def test_options_and_checkpoint_errors():
+    with pytest.raises(ConfigError, match="n_iter must be >= 1"):
+        Pipeline.from_config({"vocoder": {"name": "griffin-lim", "n_iter": 0}, "voice": "none"})
+    with pytest.raises(ConfigError, match="momentum must be between 0 and 1"):
+        Pipeline.from_config({"vocoder": {"name": "griffin-lim", "momentum": 2}, "voice": "none"})
+    with pytest.raises(CheckpointError, match="griffin-lim takes no checkpoint"):
+        Pipeline.from_config({"vocoder": {"name": "griffin-lim", "checkpoint": "w.pt"}, "voice": "none"})
+
+
+def test_vocode_command_with_griffin_lim(tmp_path, clip):
+    mel = compute_mel(clip[:11025]).numpy()
+    np.save(tmp_path / "m.npy", mel)
+    code, _, err = run("vocode", str(tmp_path / "m.npy"), "--vocoder", "griffin-lim", "-o", str(tmp_path / "a.wav"))
+    assert code == 0, err
+    assert sf.info(tmp_path / "a.wav").frames == mel.shape[1] * 256
+    args = ("--vocoder", "griffin-lim", "--checkpoint", str(tmp_path / "m.npy"), "-o", str(tmp_path / "b.wav"))
+    code, _, err = run("vocode", str(tmp_path / "m.npy"), *args)
+    assert_user_error(code, err, "griffin-lim takes no checkpoint")
+    assert not (tmp_path / "b.wav").exists()
