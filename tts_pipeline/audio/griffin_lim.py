@@ -37,7 +37,7 @@ def mel_to_magnitude(mel: torch.Tensor, fmt: MelFormat, n_iter: int = 30) -> tor
 def griffin_lim(
     magnitude: torch.Tensor,
     fmt: MelFormat,
-    n_iter: int = 60,
+    n_iter: int = 32,
     momentum: float = 0.99,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:

@@ -60,10 +60,10 @@ class GriffinLimVocoder(Vocoder):
 
     def vocode(self, mel: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """mel [B, 80, T] (NVIDIA format) -> audio [B, T * 256] float32 on the CPU."""
-        mel = mel.to(device=self.device, dtype=torch.float32)
-        magnitude = mel_to_magnitude(mel, self.mel_format) ** self.options.power
         options = self.options
         with torch.inference_mode():
+            mel = mel.to(device=self.device, dtype=torch.float32)
+            magnitude = mel_to_magnitude(mel, self.mel_format) ** options.power
             audio = griffin_lim(magnitude, self.mel_format, options.n_iter, options.momentum, generator=generator)
         return audio.cpu()
 
