@@ -72,8 +72,9 @@ def transcribe(model, audio: torch.Tensor, sample_rate: int) -> str:
 GRIFFIN_LIM = {"vocoder": {"name": "griffin-lim"}, "voice": "none"}  # the weight-free vocoder (core plugin)
 
 
-def speak(pipeline: Pipeline | None, item, args) -> tuple[torch.Tensor, int]:
-    """The audio Whisper hears for one list item, as --copy, --config/--voice and --griffin-lim say."""
+def speak(pipeline: Pipeline | None, vocoder: Pipeline | None, item, args) -> tuple[torch.Tensor, int]:
+    """The audio Whisper hears for one list item, as --copy, --config/--voice and --griffin-lim say
+    (``vocoder``: the pipeline that vocodes a mel)."""
     if pipeline is None:  # the recording itself
         return read_audio(item.audio)
     if args.copy:
@@ -85,7 +86,6 @@ def speak(pipeline: Pipeline | None, item, args) -> tuple[torch.Tensor, int]:
     else:
         spoken = pipeline.synthesize(item.text)
         return spoken.samples, spoken.sample_rate
-    vocoder = Pipeline.from_config(GRIFFIN_LIM) if args.griffin_lim else pipeline
     return vocoder.vocode(mel, seed=0).samples, vocoder.sample_rate
 
 
@@ -95,9 +95,10 @@ def word_error_rate(args) -> None:
     model = whisper()
     synthetic = args.config or args.voice or args.copy or args.griffin_lim
     pipeline = Pipeline.from_config(args.config) if synthetic else None
+    vocoder = Pipeline.from_config(GRIFFIN_LIM) if args.griffin_lim else pipeline
     references, hypotheses = [], []
     for item in read_filelist(args.list)[: args.limit]:
-        audio, rate = speak(pipeline, item, args)
+        audio, rate = speak(pipeline, vocoder, item, args)
         if args.out and pipeline is not None:
             args.out.mkdir(parents=True, exist_ok=True)
             write_audio(args.out / f"{item.audio.stem}.wav", audio, rate)

@@ -1,4 +1,4 @@
-"""Seconds per training step of the demo Tacotron2 (small, r = 3, guided attention, batch 16) against the
+"""Seconds per training step of the demo Tacotron2 (its recipe's [model] table, batch 16) against the
 longest mel of the batch: what batching utterances of similar length (``bucket_by_length``) saves.
 
     python benchmarks/tacotron2_step_time.py                 # 505 and 724 frames, alternately, twice
@@ -13,9 +13,15 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import torch
 from tts_pipeline_tacotron2.train_task import Tacotron2Task, Tacotron2TrainOptions
+
+from tts_pipeline.config import parse_options
+from tts_pipeline.training.config import read_train_file
+
+RECIPE = Path(__file__).parents[1] / "configs" / "tacotron2-demo-joe-lj.toml"
 
 
 def main() -> None:
@@ -27,9 +33,8 @@ def main() -> None:
     if min(args.frames) <= 300:
         parser.error("--frames must be above 300 (the batch's mels run from it down by 20 frames each)")
     torch.manual_seed(0)
-    options = Tacotron2TrainOptions(
-        preset="small", model={"n_frames_per_step": 3}, guided_attention=1.0, gate_positive_weight=5.0
-    )
+    _, model_values = read_train_file(RECIPE)
+    options = parse_options(Tacotron2TrainOptions, model_values, "model (tacotron2)")
     task = Tacotron2Task(options)
     model = task.build_model().train()
     optimizer = torch.optim.Adam(model.parameters())
