@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from tts_pipeline import voices
-from tts_pipeline.config import DEFAULT_VOICE
+from tts_pipeline.config import DEFAULT_VOICE, load_config
 from tts_pipeline.errors import CheckpointError, ConfigError
 from tts_pipeline.pipeline import Pipeline
 
@@ -87,6 +87,23 @@ def test_a_damaged_voice_is_refused_with_a_clear_message(voice_copy):
     assert voices.get_voice(DEFAULT_VOICE).mismatches() == ["waveglow.safetensors does not match its checksum"]
     with pytest.raises(CheckpointError, match="damaged .*reinstall"):
         Pipeline.from_config({})
+
+
+def test_a_voice_in_training_warns_naming_only_the_models_used(voice_copy, caplog):
+    manifest = voice_copy / "voice.toml"
+    text = manifest.read_text(encoding="utf-8")
+    manifest.write_text(text.replace('status = "ready"', 'status = "in training"'), encoding="utf-8")
+    voice = voices.get_voice(DEFAULT_VOICE)
+    assert voice.status == "in training" and voice.acoustic.note and voice.vocoder.note
+    with caplog.at_level("WARNING", logger="tts_pipeline.voices"):
+        voices.apply_voice(load_config({"acoustic": {"name": "tacotron2"}, "vocoder": {"name": "griffin-lim"}}))
+    (message,) = [r.getMessage() for r in caplog.records]
+    assert f"tacotron2 {voice.acoustic.note}" in message and "waveglow" not in message
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="tts_pipeline.voices"):
+        voices.apply_voice(load_config({}))
+    (message,) = [r.getMessage() for r in caplog.records]
+    assert f"tacotron2 {voice.acoustic.note}, waveglow {voice.vocoder.note}" in message
 
 
 def test_update_voice_refreshes_manifest_and_card(voice_copy):

@@ -52,6 +52,7 @@ def voices() -> None:
         click.echo(f"{voice.name}{default}: {voice.status}; {voice.description}")
         for role, stage in (("acoustic", voice.acoustic), ("vocoder", voice.vocoder)):
             size = f"{stage.file.stat().st_size / 2**20:.1f} MB" if stage.file.is_file() else "missing"
-            click.echo(f"    {role}: {stage.name}, {stage.file.name} ({size})")
+            note = f", {stage.note}" if stage.note else ""
+            click.echo(f"    {role}: {stage.name}{note}, {stage.file.name} ({size})")
         click.echo(f"    checksums: {'; '.join(problems) if problems else 'ok'}")
         click.echo(f"    model card: {voice.card}")

@@ -40,6 +40,7 @@ class VoiceStage:
     file: Path
     sha256: str
     options: dict[str, Any] = field(default_factory=dict)
+    note: str = ""  # what this model is, e.g. its training step; shown when it is used while in training
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ def read_voice(folder: Path) -> Voice:
                 file=folder / data[key]["file"],
                 sha256=data[key]["sha256"],
                 options=dict(data[key].get("options", {})),
+                note=str(data[key].get("note", "")),
             )
             for key in ("acoustic", "vocoder")
         }
@@ -151,9 +153,13 @@ def apply_voice(config: PipelineConfig) -> PipelineConfig:
             f"the bundled voice {voice.name} is damaged ({'; '.join(problems)}): reinstall tts-pipeline"
         )
     if not voice.ready:
+        pairs = ((voice.acoustic, config.acoustic, acoustic), (voice.vocoder, config.vocoder, vocoder))
+        used = [f"{part.name} {part.note}".strip() for part, own, filled in pairs if filled is not own]
         log.warning(
-            "using the bundled voice %s, which is %s (%s); pass --checkpoint/--acoustic-checkpoint for other weights",
+            "using the bundled voice %s (%s), which is %s: %s; "
+            "pass --checkpoint/--acoustic-checkpoint for other weights",
             voice.name,
+            ", ".join(used),
             voice.status,
             voice.description,
         )
