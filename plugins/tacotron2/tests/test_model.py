@@ -290,6 +290,39 @@ def test_teacher_forcing_feeds_the_last_frame_of_each_step(make_tacotron2, r):
     assert not torch.allclose(out.mel[:, :, r:], ref.mel[:, :, r:])
 
 
+@pytest.mark.parametrize("r", [1, 3])
+def test_teacher_forcing_zero_runs_free_like_infer(make_tacotron2, r):
+    """With teacher_forcing 0 the training pass reads its own frames: the same mels as inference."""
+    model = set_gate(make_tacotron2(n_frames_per_step=r), bias=-50.0).eval()
+    text, text_lengths = pad_texts(TEXTS[:2])
+    free = model.infer(text, text_lengths, prenet_dropout=False, max_decoder_steps=5 * r)
+    targets = torch.randn(2, 8, 5 * r)  # only the go frame is read: their values do not matter
+    out = model(text, text_lengths, targets, torch.tensor([5 * r, 5 * r]), prenet_dropout=False, teacher_forcing=0.0)
+    torch.testing.assert_close(out.mel_postnet, free.mel_postnet, rtol=1e-5, atol=1e-5)
+    forced = model(text, text_lengths, targets, torch.tensor([5 * r, 5 * r]), prenet_dropout=False)
+    assert not torch.allclose(forced.mel_postnet, free.mel_postnet)  # teacher forcing reads the targets
+
+
+def test_scheduled_sampling_mixes_true_and_own_frames_per_item(make_tacotron2):
+    r, n_steps = 2, 40
+    model = make_tacotron2(n_frames_per_step=r).eval()
+    text, text_lengths = pad_texts(TEXTS[:2])
+    mels, mel_lengths = torch.randn(2, 8, n_steps * r), torch.tensor([n_steps * r, n_steps * r])
+    inputs, outputs = [], []
+    model.decoder.prenet.register_forward_hook(lambda module, args, out: inputs.append(args[0].clone()))
+    model.decoder.linear_projection.register_forward_hook(lambda module, args, out: outputs.append(out.clone()))
+    torch.manual_seed(0)
+    model(text, text_lengths, mels, mel_lengths, prenet_dropout=False, teacher_forcing=0.5)
+    true_frames = mels[:, :, r - 1 :: r].permute(2, 0, 1)
+    own = [(inputs[k] == outputs[k - 1][:, -8:]).all(dim=1) for k in range(1, n_steps)]
+    true = [(inputs[k] == true_frames[k - 1]).all(dim=1) for k in range(1, n_steps)]
+    own, true = torch.stack(own), torch.stack(true)
+    assert torch.all(own ^ true)  # every input is one or the other
+    assert 0.25 < own.float().mean() < 0.75 and not torch.equal(own[:, 0], own[:, 1])  # drawn per item
+    with pytest.raises(ValueError, match="teacher_forcing"):
+        model(text, text_lengths, mels, mel_lengths, teacher_forcing=1.5)
+
+
 def test_infer_feeds_the_last_frame_of_each_step(make_tacotron2):
     r, n_mel = 3, 8
     model = set_gate(make_tacotron2(n_frames_per_step=r), bias=-50.0)

@@ -119,6 +119,23 @@ def test_option_errors():
         Tacotron2TrainOptions(gate_positive_weight=0.0)
     with pytest.raises(ConfigError, match="guided_attention_sigma"):
         Tacotron2TrainOptions(guided_attention_sigma=0.0)
+    with pytest.raises(ConfigError, match="teacher_forcing"):
+        Tacotron2TrainOptions(teacher_forcing=1.2)
+
+
+def test_scheduled_sampling_changes_training_steps_but_not_validation(items):
+    forced, sampled = task(3), task(3, teacher_forcing=0.0)
+    torch.manual_seed(0)
+    model = forced.build_model()
+    batch = forced.collate(items)
+    model.eval()
+    assert forced.loss(model, batch)[1]["mel_loss"] == sampled.loss(model, batch)[1]["mel_loss"]
+    model.train()
+    torch.manual_seed(1)
+    plain = forced.loss(model, batch)[1]["mel_loss"]
+    torch.manual_seed(1)
+    free = sampled.loss(model, batch)[1]["mel_loss"]
+    assert free != pytest.approx(plain, rel=1e-3)
 
 
 def test_guided_attention_weights_follow_the_diagonal_of_each_utterance():

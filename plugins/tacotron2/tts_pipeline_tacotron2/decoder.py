@@ -113,10 +113,19 @@ class Decoder(nn.Module):
         return self.linear_projection(out), self.gate_layer(out).squeeze(-1), s.weights
 
     def forward(
-        self, memory: torch.Tensor, mask: torch.Tensor, mels: torch.Tensor, prenet_dropout: bool
+        self,
+        memory: torch.Tensor,
+        mask: torch.Tensor,
+        mels: torch.Tensor,
+        prenet_dropout: bool,
+        teacher_forcing: float = 1.0,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Teacher forcing: step k reads the ground-truth frame r*k - 1, the last of step k-1 (a zero frame
         for k = 0), and predicts frames r*k .. r*k + r - 1.
+
+        With ``teacher_forcing`` < 1 (scheduled sampling, Bengio et al. 2015) each item reads, at each step
+        after the first, the ground-truth frame with that probability and otherwise the decoder's own
+        prediction of it (detached), as at inference; 0 runs free like :meth:`infer` for T frames.
 
         Args:
             memory: [B, N, memory_dim]; mask: [B, N] bool, True on real text positions.
@@ -126,15 +135,28 @@ class Decoder(nn.Module):
             mel [B, n_mel_channels, T], gate logits [B, S] with S = ceil(T / r) steps,
             alignments [B, T, N] (each step's weights repeated for its r frames).
         """
-        n_frames = mels.shape[2]
+        if not 0.0 <= teacher_forcing <= 1.0:
+            raise ValueError(f"teacher_forcing is a probability in [0, 1], not {teacher_forcing}")
+        n_frames, n_mel = mels.shape[2], self.config.n_mel_channels
         n_steps = decoder_steps(n_frames, self.config.n_frames_per_step)
-        prenet_out = self.prenet(self._teacher_inputs(mels, n_steps), dropout=prenet_dropout)
+        teacher = self._teacher_inputs(mels, n_steps)
+        # all steps' prenet in one call when every input is known in advance
+        prenet_out = self.prenet(teacher, dropout=prenet_dropout) if teacher_forcing == 1.0 else None
 
         state = self.initial_state(memory)
         processed_memory = self.attention_layer.process_memory(memory)
         outputs, gates, alignments = [], [], []
         for k in range(n_steps):
-            frames, gate, weights = self.step(prenet_out[k], state, memory, processed_memory, mask)
+            if prenet_out is not None:
+                step_in = prenet_out[k]
+            else:
+                frame = teacher[k]
+                if k > 0:
+                    own = outputs[-1][:, -n_mel:].detach()
+                    use_own = torch.rand(frame.shape[0], 1, device=frame.device) >= teacher_forcing
+                    frame = torch.where(use_own, own.to(frame.dtype), frame)
+                step_in = self.prenet(frame, dropout=prenet_dropout)
+            frames, gate, weights = self.step(step_in, state, memory, processed_memory, mask)
             outputs.append(frames)
             gates.append(gate)
             alignments.append(weights)

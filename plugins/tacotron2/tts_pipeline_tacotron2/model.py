@@ -95,6 +95,7 @@ class Tacotron2(nn.Module):
         mels: torch.Tensor,
         mel_lengths: torch.Tensor,
         prenet_dropout: bool | None = None,
+        teacher_forcing: float = 1.0,
     ) -> Tacotron2Output:
         """Teacher-forced pass for training and validation.
 
@@ -103,6 +104,8 @@ class Tacotron2(nn.Module):
             mels: [B, n_mel_channels, T] target mels; mel_lengths: [B] (frames past a length are ignored).
                 T need not be a multiple of ``n_frames_per_step``: the last step's extra frames are dropped.
             prenet_dropout: None follows the training mode; NVIDIA keeps it on even in validation (True).
+            teacher_forcing: probability that a step reads the ground-truth frame rather than the decoder's
+                own prediction (1: plain teacher forcing, as published; see :meth:`Decoder.forward`).
 
         Returns:
             :class:`Tacotron2Output`; dropout elsewhere follows the training mode.
@@ -115,7 +118,7 @@ class Tacotron2(nn.Module):
         memory, text_mask = self._encode(text, text_lengths)
         mel_mask = length_mask(mel_lengths, mels.shape[2], mels.device)
         dropout = self.training if prenet_dropout is None else prenet_dropout
-        mel, gate, alignments = self.decoder(memory, text_mask, mels, prenet_dropout=dropout)
+        mel, gate, alignments = self.decoder(memory, text_mask, mels, dropout, teacher_forcing)
 
         keep = mel_mask[:, None, :].to(mel.dtype)
         mel = mel * keep

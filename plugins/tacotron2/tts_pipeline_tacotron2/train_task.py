@@ -41,6 +41,9 @@ class Tacotron2TrainOptions:
     gate_positive_weight: float = 1.0  # BCE weight of the one "stop" step per utterance (ESPnet: 5)
     guided_attention: float = 0.0  # weight of the guided-attention penalty (0: off, as published; 1: usual)
     guided_attention_sigma: float = 0.2  # width of its diagonal band, as a fraction of the utterance
+    # probability that a training step reads the true previous frame rather than the decoder's own prediction
+    # (1: teacher forcing, as published; below 1: scheduled sampling, closer to inference). Validation: 1.
+    teacher_forcing: float = 1.0
 
     def config(self) -> Tacotron2Config:
         if self.preset not in PRESETS:
@@ -55,6 +58,10 @@ class Tacotron2TrainOptions:
             )
         if self.guided_attention < 0:
             raise ConfigError(f"model.guided_attention is a loss weight >= 0 (0: off), not {self.guided_attention}")
+        if not 0 <= self.teacher_forcing <= 1:
+            raise ConfigError(
+                f"model.teacher_forcing is a probability in [0, 1] (1: as published), not {self.teacher_forcing}"
+            )
         if not 0 < self.guided_attention_sigma <= 1:
             raise ConfigError(
                 f"model.guided_attention_sigma is a fraction of the utterance in (0, 1] (usual: 0.2), "
@@ -155,8 +162,10 @@ class Tacotron2Task(TrainTask):
     def loss(self, model: nn.Module, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         """MSE(mel) + MSE(mel_postnet), each a mean over real frames, + BCE(gate), a mean over the decoder
         steps that hold a real frame (the last, the one with target 1, weighted by gate_positive_weight),
-        + guided_attention x the mean off-diagonal attention per real frame."""
-        out = model(batch["text"], batch["text_lengths"], batch["mel"], batch["mel_lengths"])
+        + guided_attention x the mean off-diagonal attention per real frame. Training steps feed the decoder
+        its own frames with probability 1 - teacher_forcing; validation always teacher-forces."""
+        forcing = self.options.teacher_forcing if model.training else 1.0
+        out = model(batch["text"], batch["text_lengths"], batch["mel"], batch["mel_lengths"], teacher_forcing=forcing)
         valid = length_mask(batch["mel_lengths"], batch["mel"].shape[2], batch["mel"].device)
         cells = valid[:, None, :].expand_as(batch["mel"])
         target = batch["mel"][cells]
