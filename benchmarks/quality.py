@@ -6,6 +6,7 @@
     python benchmarks/quality.py wer --list val.txt --voice                                  # bundled voice
     python benchmarks/quality.py wer --list val.txt --copy                 # its vocoder on the recordings' mels
     python benchmarks/quality.py wer --list val.txt --griffin-lim          # its acoustic model, Griffin-Lim
+    python benchmarks/quality.py wer --list val.txt --griffin-lim --teacher-forced  # ... fed the recorded frames
     python benchmarks/quality.py copy --list val.txt --config pipeline.toml                  # WaveGlow alone
     python benchmarks/quality.py copy --list val.txt --sigma 0.5 0.666 --denoiser-strength 0 0.05 --limit 10
 
@@ -15,7 +16,9 @@ downloaded) and scores it against the line's text; both sides go through the Tac
 sixty-three" agree. With ``--config`` (or ``--voice``) each text is first spoken by the pipeline
 (``say``), else the recording itself is transcribed (the ceiling). ``--copy`` vocodes the recording's mel
 instead, and ``--griffin-lim`` replaces the vocoder by the weight-free ``griffin-lim`` vocoder, so a poor
-end-to-end figure can be blamed on the acoustic model or on the vocoder.
+end-to-end figure can be blamed on the acoustic model or on the vocoder. ``--teacher-forced`` runs
+Tacotron2 as in training: each decoder step reads the recording's previous frame instead of its own, so the
+gap to the free-running figure is what its errors cost as they feed back (exposure bias).
 
 ``copy`` vocodes the NVIDIA mel of each recording and compares with the recording: PESQ (wide band, at
 16 kHz), STOI, and the mean absolute difference of the two NVIDIA log mels (natural log; 0 would be the
@@ -44,7 +47,7 @@ from tts_pipeline.audio.io import read_audio, resample, write_audio
 from tts_pipeline.audio.mel import compute_mel
 from tts_pipeline.config import load_config
 from tts_pipeline.pipeline import Pipeline
-from tts_pipeline.training.data import read_filelist
+from tts_pipeline.training.data import load_training_audio, read_filelist
 
 
 def normalise(text: str) -> str:
@@ -80,6 +83,8 @@ def speak(pipeline: Pipeline | None, vocoder: Pipeline | None, item, args) -> tu
     if args.copy:
         audio, _ = read_audio(item.audio, NVIDIA.sample_rate)
         mel = compute_mel(audio)
+    elif args.teacher_forced:
+        mel = teacher_forced_mel(pipeline.acoustic, item)
     elif args.griffin_lim:
         (out,) = pipeline.acoustic.synthesize([item.text], pipeline.generator)
         mel = out.mel
@@ -89,11 +94,28 @@ def speak(pipeline: Pipeline | None, vocoder: Pipeline | None, item, args) -> tu
     return vocoder.vocode(mel, seed=0).samples, vocoder.sample_rate
 
 
+@torch.no_grad()
+def teacher_forced_mel(acoustic, item) -> torch.Tensor:
+    """Tacotron2's postnet mel [80, T] for ``item``'s text, each step reading the recording's previous frame
+    (the recording trimmed of silence as in training; prenet dropout on, seed 0)."""
+    model = getattr(acoustic, "model", None)
+    if acoustic.name != "tacotron2" or model is None:
+        sys.exit(f"error: --teacher-forced needs a tacotron2 acoustic model, not {acoustic.name}")
+    audio = load_training_audio(item, NVIDIA.sample_rate, resample=True, trim=True)
+    target = compute_mel(audio)[None]
+    ids = torch.tensor([acoustic.encode(item.text)])
+    torch.manual_seed(0)
+    out = model(ids, torch.tensor([ids.shape[1]]), target, torch.tensor([target.shape[2]]), prenet_dropout=True)
+    return out.mel_postnet[0]
+
+
 def word_error_rate(args) -> None:
     import jiwer
 
     model = whisper()
-    synthetic = args.config or args.voice or args.copy or args.griffin_lim
+    if args.teacher_forced and args.copy:
+        sys.exit("error: --teacher-forced and --copy exclude each other (--copy uses no acoustic model)")
+    synthetic = args.config or args.voice or args.copy or args.griffin_lim or args.teacher_forced
     pipeline = Pipeline.from_config(args.config) if synthetic else None
     vocoder = Pipeline.from_config(GRIFFIN_LIM) if args.griffin_lim else pipeline
     references, hypotheses = [], []
@@ -111,7 +133,7 @@ def word_error_rate(args) -> None:
     source = "the recordings"
     if pipeline is not None:
         model_name = f"pipeline {args.config}" if args.config else "the bundled voice"
-        mels = "recordings' mels" if args.copy else "text"
+        mels = "recordings' mels" if args.copy else "text, teacher-forced," if args.teacher_forced else "text"
         vocoder = "Griffin-Lim" if args.griffin_lim else "its vocoder"
         source = f"{model_name}: {mels} through {vocoder}"
     print(f"WER {100 * wer:.1f}% over {len(references)} sentences of {args.list} ({source}, Whisper tiny.en)")
@@ -162,6 +184,9 @@ def main() -> None:
     wer.add_argument("--voice", action="store_true", help="speak the texts with the bundled voice")
     wer.add_argument("--copy", action="store_true", help="vocode the recordings' mels instead (the vocoder alone)")
     wer.add_argument("--griffin-lim", action="store_true", help="Griffin-Lim instead of the vocoder")
+    wer.add_argument(
+        "--teacher-forced", action="store_true", help="Tacotron2 reads the recording's frames, as in training"
+    )
     wer.add_argument("--limit", type=int, help="only the first N sentences of the list")
     wer.add_argument("--out", type=Path, help="also keep the synthesised audio here")
     wer.add_argument("-v", "--verbose", action="store_true")
