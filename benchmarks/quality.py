@@ -41,13 +41,14 @@ from pathlib import Path
 import numpy as np
 import torch
 from tts_pipeline_tacotron2.text.cleaners import english_cleaners
+from tts_pipeline_tacotron2.train_task import Tacotron2TrainOptions, TextMelDataset
 
 from tts_pipeline.audio.formats import NVIDIA
 from tts_pipeline.audio.io import read_audio, resample, write_audio
 from tts_pipeline.audio.mel import compute_mel
 from tts_pipeline.config import load_config
 from tts_pipeline.pipeline import Pipeline
-from tts_pipeline.training.data import load_training_audio, read_filelist
+from tts_pipeline.training.data import read_filelist
 
 
 def normalise(text: str) -> str:
@@ -97,15 +98,17 @@ def speak(pipeline: Pipeline | None, vocoder: Pipeline | None, item, args) -> tu
 @torch.no_grad()
 def teacher_forced_mel(acoustic, item) -> torch.Tensor:
     """Tacotron2's postnet mel [80, T] for ``item``'s text, each step reading the recording's previous frame
-    (the recording trimmed of silence as in training; prenet dropout on, seed 0)."""
-    model = getattr(acoustic, "model", None)
-    if acoustic.name != "tacotron2" or model is None:
+    (text and mel exactly as the training dataset makes them; prenet dropout on, seed 0)."""
+    if acoustic.name != "tacotron2":
         sys.exit(f"error: --teacher-forced needs a tacotron2 acoustic model, not {acoustic.name}")
-    audio = load_training_audio(item, NVIDIA.sample_rate, resample=True, trim=True)
-    target = compute_mel(audio)[None]
-    ids = torch.tensor([acoustic.encode(item.text)])
+    pair = TextMelDataset([item], Tacotron2TrainOptions())[0]
+    if pair is None:
+        sys.exit(f"error: {item.audio} or its text cannot be read as training data (see the warning above)")
+    ids, mel = pair
     torch.manual_seed(0)
-    out = model(ids, torch.tensor([ids.shape[1]]), target, torch.tensor([target.shape[2]]), prenet_dropout=True)
+    out = acoustic.model(
+        ids[None], torch.tensor([len(ids)]), mel[None], torch.tensor([mel.shape[1]]), prenet_dropout=True
+    )
     return out.mel_postnet[0]
 
 
