@@ -46,9 +46,10 @@ from tts_pipeline_tacotron2.train_task import Tacotron2TrainOptions, TextMelData
 from tts_pipeline.audio.formats import NVIDIA
 from tts_pipeline.audio.io import read_audio, resample, write_audio
 from tts_pipeline.audio.mel import compute_mel
-from tts_pipeline.config import load_config
+from tts_pipeline.config import StageConfig, load_config
 from tts_pipeline.pipeline import Pipeline
 from tts_pipeline.training.data import read_filelist
+from tts_pipeline.voices import NO_VOICE, get_voice
 
 
 def normalise(text: str) -> str:
@@ -73,12 +74,20 @@ def transcribe(model, audio: torch.Tensor, sample_rate: int) -> str:
     return " ".join(segment.text for segment in segments)
 
 
-GRIFFIN_LIM = {"vocoder": {"name": "griffin-lim"}, "voice": "none"}  # the weight-free vocoder (core plugin)
+def speaking_pipeline(args) -> Pipeline:
+    """The pipeline of --config (default: the bundled voice); with --griffin-lim its vocoder is the weight-free
+    ``griffin-lim`` (core plugin) and the configured vocoder's weights are not loaded."""
+    config = load_config(args.config)
+    if args.griffin_lim:
+        acoustic = config.acoustic
+        if acoustic is None and config.voice not in ("", NO_VOICE):
+            acoustic = StageConfig(get_voice(config.voice).acoustic.name)  # filled from the voice
+        config = dataclasses.replace(config, acoustic=acoustic, vocoder=StageConfig("griffin-lim"))
+    return Pipeline(config)
 
 
-def speak(pipeline: Pipeline | None, vocoder: Pipeline | None, item, args) -> tuple[torch.Tensor, int]:
-    """The audio Whisper hears for one list item, as --copy, --config/--voice and --griffin-lim say
-    (``vocoder``: the pipeline that vocodes a mel)."""
+def speak(pipeline: Pipeline | None, item, args) -> tuple[torch.Tensor, int]:
+    """The audio Whisper hears for one list item, as --copy, --config/--voice and --griffin-lim say."""
     if pipeline is None:  # the recording itself
         return read_audio(item.audio)
     if args.copy:
@@ -92,7 +101,7 @@ def speak(pipeline: Pipeline | None, vocoder: Pipeline | None, item, args) -> tu
     else:
         spoken = pipeline.synthesize(item.text)
         return spoken.samples, spoken.sample_rate
-    return vocoder.vocode(mel, seed=0).samples, vocoder.sample_rate
+    return pipeline.vocode(mel, seed=0).samples, pipeline.sample_rate
 
 
 @torch.no_grad()
@@ -119,11 +128,10 @@ def word_error_rate(args) -> None:
     if args.teacher_forced and args.copy:
         sys.exit("error: --teacher-forced and --copy exclude each other (--copy uses no acoustic model)")
     synthetic = args.config or args.voice or args.copy or args.griffin_lim or args.teacher_forced
-    pipeline = Pipeline.from_config(args.config) if synthetic else None
-    vocoder = Pipeline.from_config(GRIFFIN_LIM) if args.griffin_lim else pipeline
+    pipeline = speaking_pipeline(args) if synthetic else None
     references, hypotheses = [], []
     for item in read_filelist(args.list)[: args.limit]:
-        audio, rate = speak(pipeline, vocoder, item, args)
+        audio, rate = speak(pipeline, item, args)
         if args.out and pipeline is not None:
             args.out.mkdir(parents=True, exist_ok=True)
             write_audio(args.out / f"{item.audio.stem}.wav", audio, rate)
