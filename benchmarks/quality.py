@@ -68,7 +68,12 @@ def whisper():
     return WhisperModel(str(model_dir), device="cpu", compute_type="int8")
 
 
-def transcribe(model, audio: torch.Tensor, sample_rate: int) -> str:
+def transcribe(model, audio: torch.Tensor, sample_rate: int, seed: int) -> str:
+    """What Whisper hears; ``seed`` fixes its sampling when it falls back to temperatures above 0 (it does on
+    babble), so a transcript depends only on the audio and the seed."""
+    import ctranslate2
+
+    ctranslate2.set_random_seed(seed)
     samples = resample(audio, sample_rate, 16000).numpy().astype(np.float32)
     segments, _ = model.transcribe(samples, language="en", beam_size=5)
     return " ".join(segment.text for segment in segments)
@@ -86,15 +91,17 @@ def speaking_pipeline(args) -> Pipeline:
     return Pipeline(config)
 
 
-def speak(pipeline: Pipeline | None, item, args) -> tuple[torch.Tensor, int]:
-    """The audio Whisper hears for one list item, as --copy, --config/--voice and --griffin-lim say."""
+def speak(pipeline: Pipeline | None, item, args, seed: int) -> tuple[torch.Tensor, int]:
+    """The audio Whisper hears for one list item, as --copy, --config/--voice and --griffin-lim say; ``seed``
+    seeds the pipeline's random draws (Tacotron2's prenet dropout) afresh for each item."""
     if pipeline is None:  # the recording itself
         return read_audio(item.audio)
+    pipeline.generator.manual_seed(seed)
     if args.copy:
         audio, _ = read_audio(item.audio, NVIDIA.sample_rate)
         mel = compute_mel(audio)
     elif args.teacher_forced:
-        mel = teacher_forced_mel(pipeline.acoustic, item)
+        mel = teacher_forced_mel(pipeline.acoustic, item, seed)
     elif args.griffin_lim:
         (out,) = pipeline.acoustic.synthesize([item.text], pipeline.generator)
         mel = out.mel
@@ -105,16 +112,16 @@ def speak(pipeline: Pipeline | None, item, args) -> tuple[torch.Tensor, int]:
 
 
 @torch.no_grad()
-def teacher_forced_mel(acoustic, item) -> torch.Tensor:
+def teacher_forced_mel(acoustic, item, seed: int) -> torch.Tensor:
     """Tacotron2's postnet mel [80, T] for ``item``'s text, each step reading the recording's previous frame
-    (text and mel exactly as the training dataset makes them; prenet dropout on, seed 0)."""
+    (text and mel exactly as the training dataset makes them; prenet dropout on, drawn from ``seed``)."""
     if acoustic.name != "tacotron2":
         sys.exit(f"error: --teacher-forced needs a tacotron2 acoustic model, not {acoustic.name}")
     pair = TextMelDataset([item], Tacotron2TrainOptions())[0]
     if pair is None:
         sys.exit(f"error: {item.audio} or its text cannot be read as training data (see the warning above)")
     ids, mel = pair
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     out = acoustic.model(
         ids[None], torch.tensor([len(ids)]), mel[None], torch.tensor([mel.shape[1]]), prenet_dropout=True
     )
@@ -129,25 +136,36 @@ def word_error_rate(args) -> None:
         sys.exit("error: --teacher-forced and --copy exclude each other (--copy uses no acoustic model)")
     synthetic = args.config or args.voice or args.copy or args.griffin_lim or args.teacher_forced
     pipeline = speaking_pipeline(args) if synthetic else None
-    references, hypotheses = [], []
-    for item in read_filelist(args.list)[: args.limit]:
-        audio, rate = speak(pipeline, item, args)
-        if args.out and pipeline is not None:
-            args.out.mkdir(parents=True, exist_ok=True)
-            write_audio(args.out / f"{item.audio.stem}.wav", audio, rate)
-        heard = transcribe(model, audio, rate)
-        references.append(normalise(item.text))
-        hypotheses.append(normalise(heard))
-        if args.verbose:
-            print(f"{item.audio.stem}: {hypotheses[-1]!r}", flush=True)
-    wer = jiwer.wer(references, hypotheses)
     source = "the recordings"
     if pipeline is not None:
         model_name = f"pipeline {args.config}" if args.config else "the bundled voice"
         mels = "recordings' mels" if args.copy else "text, teacher-forced," if args.teacher_forced else "text"
         vocoder = "Griffin-Lim" if args.griffin_lim else "its vocoder"
         source = f"{model_name}: {mels} through {vocoder}"
-    print(f"WER {100 * wer:.1f}% over {len(references)} sentences of {args.list} ({source}, Whisper tiny.en)")
+    items = read_filelist(args.list)[: args.limit]
+    rates = []
+    for seed in args.seed:
+        references, hypotheses = [], []
+        for item in items:
+            audio, rate = speak(pipeline, item, args, seed)
+            if args.out and pipeline is not None:
+                args.out.mkdir(parents=True, exist_ok=True)
+                suffix = f"-seed{seed}" if len(args.seed) > 1 else ""
+                write_audio(args.out / f"{item.audio.stem}{suffix}.wav", audio, rate)
+            heard = transcribe(model, audio, rate, seed)
+            references.append(normalise(item.text))
+            hypotheses.append(normalise(heard))
+            if args.verbose:
+                print(f"{item.audio.stem}: {hypotheses[-1]!r}", flush=True)
+        rates.append(100 * jiwer.wer(references, hypotheses))
+        print(
+            f"WER {rates[-1]:.1f}% over {len(items)} sentences of {args.list} ({source}, Whisper tiny.en, seed {seed})"
+        )
+    if len(rates) > 1:
+        print(
+            f"WER mean {statistics.mean(rates):.1f}%, standard deviation {statistics.stdev(rates):.1f} "
+            f"(min {min(rates):.1f}, max {max(rates):.1f}) over seeds {' '.join(map(str, args.seed))}"
+        )
 
 
 def with_vocoder_options(config_path: Path | None, **options: float):
@@ -200,6 +218,14 @@ def main() -> None:
     )
     wer.add_argument("--limit", type=int, help="only the first N sentences of the list")
     wer.add_argument("--out", type=Path, help="also keep the synthesised audio here")
+    wer.add_argument(
+        "--seed",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="seeds of the random draws (prenet dropout, Whisper's fallback sampling); several: each is scored, "
+        "then their mean and spread",
+    )
     wer.add_argument("-v", "--verbose", action="store_true")
     copy = sub.add_parser("copy", help="PESQ/STOI of WaveGlow copy synthesis against the recordings")
     copy.add_argument("--list", type=Path, required=True)
