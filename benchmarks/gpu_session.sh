@@ -41,7 +41,7 @@ nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.max.sm,temperature.gpu
 python3 -c "import torch, tts_pipeline_waveglow, tts_pipeline_tacotron2; print(torch.__version__, torch.version.cuda)"
 
 stage "GPU tests"
-timeout 120 python3 -m pytest -p no:cacheprovider -q -m gpu --continue-on-collection-errors tests plugins 2>&1 | tail -15
+timeout 120 python3 -m pytest -p no:cacheprovider -m gpu --continue-on-collection-errors tests plugins 2>&1 | tail -15
 
 if [ "$BENCH" = 1 ]; then
     stage benchmark
@@ -50,16 +50,18 @@ if [ "$BENCH" = 1 ]; then
 fi
 
 train() {  # train MODEL CONFIG PACKED_LIST PACKED_VAL MINUTES
-    local model=$1 config=$2 minutes=$5 init=()
+    # a fresh run folder per call: a warm machine keeps runs/ from the call before, and the export takes
+    # the highest step in the folder, which would be that call's (a lease's steps count from 0 again)
+    local model=$1 config=$2 minutes=$5 init=() run="runs/$1-demo-$START"
     local weights="tts_pipeline/voices/joe-lj-demo/$model.safetensors"
     [ -f "$weights" ] && python3 tools/warm_start_check.py "$model" "$config" "$weights" && init=(--init-from "$weights")
     stage "train $model for $minutes min"
     timeout $(( ${minutes%.*} * 60 + 150 )) python3 -m tts_pipeline train "$model" --config "$config" \
-        --filelist "$3" --val-filelist "$4" --output-dir "runs/$model-demo" --max-minutes "$minutes" \
+        --filelist "$3" --val-filelist "$4" --output-dir "$run" --max-minutes "$minutes" \
         --checkpoint-every 100000 --val-every 400 --num-workers 12 "${init[@]}" 2>&1 \
         | tr '\r' '\n' | grep -v "^ *$" | awk 'NR % 20 == 1 || /validation|Error|error|trained/' | tail -40
-    cp "runs/$model-demo/log.jsonl" "$OUT/$model-log.jsonl" 2>/dev/null
-    python3 tools/export_voice.py "runs/$model-demo" "$OUT/$model" --split-mb 15 || echo "export $model failed"
+    cp "$run/log.jsonl" "$OUT/$model-log.jsonl" 2>/dev/null
+    python3 tools/export_voice.py "$run" "$OUT/$model" --split-mb 15 || echo "export $model failed"
 }
 
 # what is left, minus start-up and export margins, split between the two models by WAVEGLOW_SHARE

@@ -42,7 +42,7 @@ def test_griffin_lim_gives_back_the_mel_of_the_recording(clip):
     out = vocoder.vocode(mel, seed=3).samples
     assert out.shape == (mel.shape[-1] * 256,) and out.dtype == torch.float32
     again = compute_mel(out)[:, : mel.shape[-1]]
-    assert (again - mel).abs().mean() < 0.3  # WaveGlow step 3308 of the demo voice: 2.7
+    assert (again - mel).abs().mean() < 0.3  # the demo WaveGlow: 2.7 at step 3308, 2.2 at step 7600
     noise = compute_mel(torch.randn_like(clip) * clip.std())
     assert (noise - mel).abs().mean() > 1.0
     assert torch.equal(vocoder.vocode(mel, seed=3).samples, out)
