@@ -61,7 +61,10 @@ def test_loss_decreases_and_logs(tmp_path):
     records = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     losses = [r["loss"] for r in records if r["kind"] == "train"]
     assert losses[-1] < 0.5 * losses[0]
-    assert any(r["kind"] == "val" for r in records) and all("steps_per_s" in r for r in records if r["kind"] == "train")
+    assert all("steps_per_s" in r for r in records if r["kind"] == "train")
+    # the task's extra validation figures sit beside the loss in each validation record
+    val = [r for r in records if r["kind"] == "val"]
+    assert [r["step"] for r in val] == [20, 40, 60] and val[-1]["first_batch_mae"] < val[0]["first_batch_mae"]
     names = sorted(p.name for p in (tmp_path / "run").iterdir() if p.name.startswith(("checkpoint", "model")))
     assert names == [
         f"{kind}_{s:08d}.{ext}" for kind, ext in (("checkpoint", "pt"), ("model", "safetensors")) for s in (20, 40, 60)

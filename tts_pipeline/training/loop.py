@@ -176,8 +176,9 @@ class Trainer:
         return metrics
 
     @torch.no_grad()
-    def validate(self, loader: DataLoader) -> float:
-        """Mean validation loss over the whole validation list (all ranks see it all)."""
+    def validate(self, loader: DataLoader) -> dict[str, float]:
+        """The validation record: "loss", the mean over the whole validation list (all ranks see it all), and
+        on the main rank the task's :meth:`~TrainTask.validation_metrics` of the first batch."""
         self.model.eval()
         total, count, first = 0.0, 0, None
         for batch in loader:
@@ -187,10 +188,13 @@ class Trainer:
                 loss, _ = self.task.loss(self.model, self._to_device(batch))
             total, count = total + float(loss), count + 1
             first = first if first is not None else batch
+        extra = {}
+        if first is not None and self.dist.is_main:
+            extra = self.task.validation_metrics(self.model, self._to_device(first))
         self.model.train()
         if first is not None and self.dist.is_main:
             self.task.validation_artifacts(self.model, self._to_device(first), self.output_dir, self.step)
-        return mean_across(total / max(count, 1), self.dist)
+        return {"loss": mean_across(total / max(count, 1), self.dist), **extra}
 
     def run(self) -> int:
         """Train until ``config.steps`` (or ``config.max_minutes``); checkpoints on the way and at the end."""
@@ -220,9 +224,10 @@ class Trainer:
                 if self.step % cfg.log_every == 0 or self.step == cfg.steps:
                     self.logger.write(self.step, "train", {**metrics, "steps_per_s": rate})
                 if val_loader is not None and (self.step % cfg.val_every == 0 or self.step == cfg.steps):
-                    val_loss = self.validate(val_loader)
-                    self.logger.write(self.step, "val", {"loss": val_loss})
-                    bar.write(f"step {self.step}: validation loss {val_loss:.4f}")
+                    record = self.validate(val_loader)
+                    self.logger.write(self.step, "val", record)
+                    extra = "".join(f", {key} {value:.4f}" for key, value in record.items() if key != "loss")
+                    bar.write(f"step {self.step}: validation loss {record['loss']:.4f}{extra}")
                 # (no collective call per step unless a limit is set; every rank takes the same branch)
                 if (
                     cfg.max_minutes is not None

@@ -71,3 +71,8 @@ class TrainTask(ABC):
 
     def validation_artifacts(self, model: nn.Module, batch: Batch, out_dir: Path, step: int) -> None:  # noqa: B027
         """Optional pictures or samples written at validation (e.g. alignment plots)."""
+
+    def validation_metrics(self, model: nn.Module, batch: Batch) -> dict[str, float]:
+        """Optional extra figures for the validation record, from the first validation batch (main rank, eval
+        mode), e.g. a free-running measure where the validation loss is teacher-forced. Default: none."""
+        return {}

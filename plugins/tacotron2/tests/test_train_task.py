@@ -7,6 +7,7 @@ import pytest
 import torch
 from tts_pipeline_tacotron2.checkpoint import build_tacotron2, load_tacotron2_checkpoint, save_tacotron2
 from tts_pipeline_tacotron2.guided import guided_attention_loss, guided_attention_weights
+from tts_pipeline_tacotron2.model import InferenceOutput
 from tts_pipeline_tacotron2.train_task import Tacotron2Task, Tacotron2TrainOptions
 
 from tts_pipeline.errors import CheckpointError, ConfigError
@@ -106,6 +107,31 @@ def test_validation_plot(tmp_path, items, r):
     t = task(r)
     t.validation_artifacts(t.build_model().eval(), t.collate(items), tmp_path, 12)
     assert (tmp_path / "alignment_00000012.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_free_running_validation_metrics(items, monkeypatch):
+    t = task(3)
+    batch = t.collate(items)
+    model = t.build_model().eval()
+    first = t.validation_metrics(model, batch)
+    assert set(first) == {"free_mel_dtw", "free_length_ratio", "free_sharpness", "free_unstopped"}
+    assert first["free_mel_dtw"] > 0 and first["free_length_ratio"] > 0 and 0 <= first["free_unstopped"] <= 1
+    assert t.validation_metrics(model, batch) == first  # seeded: moves only with the model
+    # an untrained decoder rarely stops: the limit is twice the longest recording
+    assert first["free_length_ratio"] <= 2 * int(batch["mel_lengths"].max()) / int(batch["mel_lengths"].min()) + 1
+
+    decoded = batch["mel"]
+
+    def recordings(text, text_lengths, generators, max_decoder_steps):
+        lengths = batch["mel_lengths"]
+        return InferenceOutput(decoded, lengths, torch.zeros(0), torch.zeros(len(lengths), dtype=torch.bool))
+
+    monkeypatch.setattr(model, "infer", recordings)
+    exact = {"free_mel_dtw": 0.0, "free_length_ratio": 1.0, "free_sharpness": 1.0, "free_unstopped": 0.0}
+    assert t.validation_metrics(model, batch) == exact
+    decoded = torch.nn.functional.avg_pool1d(batch["mel"], 5, stride=1, padding=2, count_include_pad=False)
+    blurred = t.validation_metrics(model, batch)
+    assert blurred["free_sharpness"] < 0.7 and blurred["free_mel_dtw"] > 0 and blurred["free_length_ratio"] == 1.0
 
 
 def test_option_errors():

@@ -1,6 +1,6 @@
 """Training Tacotron2 with the core loop: teacher forcing, masked mel MSE (before and after the postnet)
 plus the stop-gate BCE (one target per decoder step of r = n_frames_per_step frames), optionally guided
-attention, alignment plots at validation, warm start from published weights."""
+attention, alignment plots and free-running figures at validation, warm start from published weights."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from tts_pipeline.training.task import Batch, TrainTask
 from .checkpoint import load_tacotron2_checkpoint, save_tacotron2
 from .config import PRESETS, Tacotron2Config
 from .decoder import decoder_steps
+from .free_running import free_running_metrics
 from .guided import guided_attention_loss
 from .layers import length_mask
 from .model import Tacotron2
@@ -187,6 +188,11 @@ class Tacotron2Task(TrainTask):
 
     def save_model(self, model: nn.Module, path: Path) -> None:
         save_tacotron2(path, model)
+
+    def validation_metrics(self, model: nn.Module, batch: Batch) -> dict[str, float]:
+        """The first validation batch decoded free-running (from text alone, as at inference) against its
+        recordings: see :func:`free_running_metrics`."""
+        return free_running_metrics(model, batch)
 
     @torch.no_grad()
     def validation_artifacts(self, model: nn.Module, batch: Batch, out_dir: Path, step: int) -> None:
