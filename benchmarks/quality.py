@@ -120,7 +120,8 @@ def teacher_forced_mel(acoustic, item, seed: int) -> torch.Tensor:
     (text and mel exactly as the training dataset makes them; prenet dropout on, drawn from ``seed``)."""
     if acoustic.name != "tacotron2":
         sys.exit(f"error: --teacher-forced needs a tacotron2 acoustic model, not {acoustic.name}")
-    pair = TextMelDataset([item], Tacotron2TrainOptions())[0]
+    # the acoustic model's own CMUdict, if any: every dictionary word as ARPAbet, as it speaks
+    pair = TextMelDataset([item], Tacotron2TrainOptions(cmudict=acoustic.options.cmudict))[0]
     if pair is None:
         sys.exit(f"error: {item.audio} or its text cannot be read as training data (see the warning above)")
     ids, mel = pair

@@ -30,9 +30,11 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="only the first N utterances")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cmudict", help='CMUdict file, or "bundled": dictionary words as ARPAbet (as `say`)')
     args = parser.parse_args()
     utterances = read_filelist(args.list)[: args.limit]
-    task = Tacotron2Task(Tacotron2TrainOptions())  # for its data pipeline only: trimmed NVIDIA mels, text ids
+    # the task for its validation data only: trimmed NVIDIA mels, text ids (dictionary words as ARPAbet)
+    task = Tacotron2Task(Tacotron2TrainOptions(cmudict=args.cmudict))
     dataset = task.dataset(utterances, train=False)
     items = [dataset[i] for i in range(len(dataset))]
     batches = [task.collate(items[i : i + args.batch]) for i in range(0, len(items), args.batch)]

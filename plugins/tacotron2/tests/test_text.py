@@ -1,11 +1,14 @@
 """The English front end against the published models' expectations (tests/data/tacotron2-text-cases.tsv)."""
 
+import gzip
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 from tts_pipeline_tacotron2.text import (
     ARPABET,
     SYMBOLS,
@@ -16,7 +19,7 @@ from tts_pipeline_tacotron2.text import (
     text_to_sequence,
 )
 
-from tts_pipeline.errors import TextError
+from tts_pipeline.errors import TextError, TTSError
 
 CASES = Path(__file__).parents[3] / "tests" / "data" / "tacotron2-text-cases.tsv"
 
@@ -69,6 +72,36 @@ def test_arpabet_round_trip_and_cmudict(tmp_path):
     cmu = CMUDict(path)
     assert cmu.lookup("Hello") == ["HH AH0 L OW1", "HH EH0 L OW1"] and cmu.lookup("bad") is None
     assert text_to_sequence("Hello, world.", cmudict=cmu) == text_to_sequence("{HH AH0 L OW1}, world.")
+
+
+def test_bundled_cmudict_gzip_and_trailing_comments(tmp_path):
+    cmu = CMUDict("bundled")
+    assert len(cmu) > 120_000
+    assert cmu.lookup("cistern") == ["S IH1 S T ER0 N"] and cmu.lookup("Aalborg")[0] == "AO1 L B AO0 R G"
+    path = tmp_path / "small.dict.gz"
+    path.write_bytes(gzip.compress(b"hello HH AH0 L OW1 # a greeting\nworld W ER1 L D\n"))
+    assert CMUDict(path).lookup("hello") == ["HH AH0 L OW1"]
+    path.write_bytes(b"not gzip")
+    with pytest.raises(TTSError, match="cannot read CMUdict"):
+        CMUDict(path)
+
+
+def test_p_arpabet_mixes_spelt_and_phone_words():
+    cmu = CMUDict("bundled")
+    text = "the dog saw the cat and the bird"
+    assert text_to_sequence(text, cmudict=cmu, p_arpabet=0.0) == text_to_sequence(text)
+    assert sequence_to_text(text_to_sequence(text, cmudict=cmu)).count("{") == 8
+
+    def draw(generator):
+        return text_to_sequence(text, cmudict=cmu, p_arpabet=0.5, generator=generator)
+
+    generator = torch.Generator().manual_seed(0)
+    draws = [sequence_to_text(draw(generator)) for _ in range(40)]
+    assert len(set(draws)) > 10
+    # each word is either spelt or its phones, about half of them phones
+    spoken = [word for one in draws for word in re.findall(r"\{[^}]*\}|[a-z]+", one)]
+    assert len(spoken) == 320 and 110 < sum(word.startswith("{") for word in spoken) < 210
+    assert draw(torch.Generator().manual_seed(3)) == draw(torch.Generator().manual_seed(3))
 
 
 @pytest.mark.parametrize(

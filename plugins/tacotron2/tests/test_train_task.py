@@ -8,6 +8,7 @@ import torch
 from tts_pipeline_tacotron2.checkpoint import build_tacotron2, load_tacotron2_checkpoint, save_tacotron2
 from tts_pipeline_tacotron2.guided import guided_attention_loss, guided_attention_weights
 from tts_pipeline_tacotron2.model import InferenceOutput
+from tts_pipeline_tacotron2.text import CMUDict, text_to_sequence
 from tts_pipeline_tacotron2.train_task import Tacotron2Task, Tacotron2TrainOptions
 
 from tts_pipeline.errors import CheckpointError, ConfigError
@@ -134,6 +135,18 @@ def test_free_running_validation_metrics(items, monkeypatch):
     assert blurred["free_sharpness"] < 0.7 and blurred["free_mel_dtw"] > 0 and blurred["free_length_ratio"] == 1.0
 
 
+def test_p_arpabet_redraws_training_texts_but_validation_reads_phones():
+    utterances = read_filelist(DATA / "list.txt")[:1]
+    mixed = task(p_arpabet=0.5, cmudict="bundled")
+    train, val = mixed.dataset(utterances, train=True), mixed.dataset(utterances, train=False)
+    torch.manual_seed(0)
+    reads = {tuple(train[0][0].tolist()) for _ in range(12)}
+    assert len(reads) > 3 and torch.equal(train[0][1], val[0][1])  # the mel is the same every time
+    phones = text_to_sequence(utterances[0].text, cmudict=CMUDict("bundled"))
+    assert val[0][0].tolist() == phones == val[0][0].tolist()
+    assert task().dataset(utterances, train=True)[0][0].tolist() == text_to_sequence(utterances[0].text)
+
+
 def test_option_errors():
     with pytest.raises(ConfigError, match="preset"):
         Tacotron2TrainOptions(preset="giant")
@@ -145,6 +158,8 @@ def test_option_errors():
         Tacotron2TrainOptions(gate_positive_weight=0.0)
     with pytest.raises(ConfigError, match="guided_attention_sigma"):
         Tacotron2TrainOptions(guided_attention_sigma=0.0)
+    with pytest.raises(ConfigError, match="p_arpabet"):
+        Tacotron2TrainOptions(p_arpabet=1.5)
     with pytest.raises(ConfigError, match="teacher_forcing"):
         Tacotron2TrainOptions(teacher_forcing=1.2)
 

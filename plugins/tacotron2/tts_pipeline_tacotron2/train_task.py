@@ -38,7 +38,10 @@ class Tacotron2TrainOptions:
     trim_silence: bool = True
     resample: bool = True
     skip_embedding: bool = False  # warm start: keep a fresh embedding (a new symbol set)
-    cmudict: str | None = None  # speak training words from CMUdict pronunciations
+    cmudict: str | None = None  # speak training words from CMUdict pronunciations (a file, or "bundled")
+    # probability that each dictionary word of a training text is given as its ARPAbet rather than spelt
+    # (drawn again every time the utterance is read): 0.5 teaches both, as in Mellotron; 1: phones only
+    p_arpabet: float = 1.0
     gate_positive_weight: float = 1.0  # BCE weight of the one "stop" step per utterance (ESPnet: 5)
     guided_attention: float = 0.0  # weight of the guided-attention penalty (0: off, as published; 1: usual)
     guided_attention_sigma: float = 0.2  # width of its diagonal band, as a fraction of the utterance
@@ -59,6 +62,8 @@ class Tacotron2TrainOptions:
             )
         if self.guided_attention < 0:
             raise ConfigError(f"model.guided_attention is a loss weight >= 0 (0: off), not {self.guided_attention}")
+        if not 0 <= self.p_arpabet <= 1:
+            raise ConfigError(f"model.p_arpabet is a probability in [0, 1], not {self.p_arpabet}")
         if not 0 <= self.teacher_forcing <= 1:
             raise ConfigError(
                 f"model.teacher_forcing is a probability in [0, 1] (1: as published), not {self.teacher_forcing}"
@@ -73,12 +78,21 @@ class Tacotron2TrainOptions:
 
 
 class TextMelDataset(Dataset):
-    """Items: (symbol ids [N] long, NVIDIA mel [80, T]); None for unreadable audio or unspeakable text."""
+    """Items: (symbol ids [N] long, NVIDIA mel [80, T]); None for unreadable audio or unspeakable text.
 
-    def __init__(self, utterances: list[Utterance], options: Tacotron2TrainOptions) -> None:
+    Mels are computed once and kept; with a CMUdict and ``p_arpabet`` (default: the options') below 1 the
+    symbol ids are drawn again at each read (torch's random state, so a resumed run draws as an
+    uninterrupted one), else kept too.
+    """
+
+    def __init__(
+        self, utterances: list[Utterance], options: Tacotron2TrainOptions, p_arpabet: float | None = None
+    ) -> None:
         self.utterances = utterances
         self.options = options
         self.cmudict = CMUDict(options.cmudict) if options.cmudict else None
+        self.p_arpabet = options.p_arpabet if p_arpabet is None else p_arpabet
+        self.redraw = self.cmudict is not None and 0 < self.p_arpabet < 1
         self._cache: dict[int, tuple[torch.Tensor, torch.Tensor] | None] = {}
 
     def __len__(self) -> int:
@@ -87,11 +101,18 @@ class TextMelDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor] | None:
         if index not in self._cache:
             self._cache[index] = self._load(self.utterances[index])
-        return self._cache[index]
+        item = self._cache[index]
+        if item is None or not self.redraw:
+            return item
+        return self._ids(self.utterances[index].text), item[1]
+
+    def _ids(self, text: str) -> torch.Tensor:
+        ids = text_to_sequence(text, cmudict=self.cmudict, p_arpabet=self.p_arpabet)
+        return torch.tensor(ids, dtype=torch.long)
 
     def _load(self, utterance: Utterance) -> tuple[torch.Tensor, torch.Tensor] | None:
         try:
-            ids = torch.tensor(text_to_sequence(utterance.text, cmudict=self.cmudict), dtype=torch.long)
+            ids = self._ids(utterance.text)
         except TextError as exc:
             log.warning("skipping %s: %s", utterance.audio, exc)
             return None
@@ -133,7 +154,8 @@ class Tacotron2Task(TrainTask):
         model.load_state_dict(target)
 
     def dataset(self, utterances: list[Utterance], train: bool) -> Dataset:
-        return TextMelDataset(utterances, self.options)
+        """Validation reads every dictionary word as ARPAbet, as the model speaks with a CMUdict."""
+        return TextMelDataset(utterances, self.options, None if train else 1.0)
 
     @property
     def frames_per_step(self) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+import torch
+
 from tts_pipeline.errors import TextError
 
 from .cleaners import CLEANERS, english_cleaners
@@ -27,12 +29,19 @@ __all__ = [
 ]
 
 
-def text_to_sequence(text: str, cleaners: str = "english_cleaners", cmudict: CMUDict | None = None) -> list[int]:
+def text_to_sequence(
+    text: str,
+    cleaners: str = "english_cleaners",
+    cmudict: CMUDict | None = None,
+    p_arpabet: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> list[int]:
     """Symbol ids for ``text`` (no end-of-sequence symbol).
 
     Text in curly braces is ARPAbet (``{HH AH0 L OW1}``); the rest is cleaned and mapped character by
     character, dropping characters outside the table. With ``cmudict``, words found in it are spoken
-    from their first pronunciation.
+    from their first pronunciation, each with probability ``p_arpabet`` (drawn from ``generator``, else
+    torch's global random state; below 1 for training on a mix of spellings and phones, as Mellotron does).
 
     Raises:
         TextError: nothing speakable remains, a brace is unbalanced, or a phone is not CMUdict's.
@@ -43,9 +52,9 @@ def text_to_sequence(text: str, cleaners: str = "english_cleaners", cmudict: CMU
     while rest:
         match = _CURLY.match(rest)
         if match is None:
-            ids += _text_ids(rest, clean, cmudict)
+            ids += _text_ids(rest, clean, cmudict, p_arpabet, generator)
             break
-        ids += _text_ids(match.group(1), clean, cmudict)
+        ids += _text_ids(match.group(1), clean, cmudict, p_arpabet, generator)
         ids += _arpabet_ids(match.group(2))
         rest = match.group(3)
     if not any(i in _SPEAKABLE for i in ids):
@@ -53,16 +62,21 @@ def text_to_sequence(text: str, cleaners: str = "english_cleaners", cmudict: CMU
     return ids
 
 
-def _text_ids(segment: str, clean, cmudict: CMUDict | None) -> list[int]:
+def _text_ids(
+    segment: str, clean, cmudict: CMUDict | None, p_arpabet: float, generator: torch.Generator | None
+) -> list[int]:
     if "{" in segment or "}" in segment:
         raise TextError(f"unbalanced curly brace in {_preview(segment)}: ARPAbet goes inside {{...}}")
     cleaned = clean(segment)
-    if cmudict is None:
+    if cmudict is None or p_arpabet <= 0:
         return _char_ids(cleaned)
     ids = []
     for i, piece in enumerate(_WORDS.split(cleaned)):
         phones = cmudict.lookup(piece) if i % 2 else None  # odd pieces are words
-        ids += _arpabet_ids(phones[0]) if phones else _char_ids(piece)
+        if phones and (p_arpabet >= 1 or float(torch.rand((), generator=generator)) < p_arpabet):
+            ids += _arpabet_ids(phones[0])
+        else:
+            ids += _char_ids(piece)
     return ids
 
 
