@@ -20,7 +20,7 @@ from .options import build_config, runtime_options, vocoder_options
     "--acoustic-checkpoint", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Its checkpoint."
 )
 @click.option("--max-decoder-steps", type=int, default=None, help="Frame limit per sentence (default 1000).")
-@click.option("--cmudict", default=None, help="CMUdict file: speak dictionary words from their ARPAbet.")
+@click.option("--cmudict", default=None, help='CMUdict file, or "bundled": speak dictionary words from their ARPAbet.')
 @click.option("--pause", type=float, default=0.25, show_default=True, help="Seconds of silence between sentences.")
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None, help="PNG: mel + alignment.")
 @vocoder_options
