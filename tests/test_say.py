@@ -154,6 +154,25 @@ def test_say_cli_text_errors(tmp_path, tiny_tacotron2_file, tiny_waveglow_file, 
     assert not out.exists()
 
 
+def test_bundled_cmudict_speaks_dictionary_words_as_phones(tiny_tacotron2_file, tiny_waveglow_file, tmp_path):
+    def speak(cmudict):
+        return Pipeline.from_config(
+            {
+                "acoustic": {"name": "tacotron2", "checkpoint": str(tiny_tacotron2_file), "cmudict": cmudict},
+                "vocoder": {"name": "waveglow", "checkpoint": str(tiny_waveglow_file), "sigma": 0.0},
+                "runtime": {"device": "cpu", "seed": 0},
+            }
+        ).synthesize("Hello world.")
+
+    phones, spelt = speak("bundled"), speak(None)
+    assert phones.samples.shape == spelt.samples.shape and not torch.allclose(phones.samples, spelt.samples)
+    out = tmp_path / "x.wav"
+    args = ["--acoustic-checkpoint", str(tiny_tacotron2_file), "--checkpoint", str(tiny_waveglow_file), "-o", str(out)]
+    proc = run_cli("say", "Hello.", "--cmudict", str(tmp_path / "missing.dict"), "--device", "cpu", *args)
+    err = proc.stderr.decode()
+    assert proc.returncode == 2 and "cannot read CMUdict" in err and err.count("\n") == 1 and not out.exists()
+
+
 def test_say_without_checkpoints_or_voice_explains_downloads(tmp_path):
     proc = run_cli("say", "Hello.", "--voice", "none", "-o", str(tmp_path / "x.wav"))
     err = proc.stderr.decode()
