@@ -1,6 +1,6 @@
 """Free-running Tacotron2 against the recordings, without an ASR model: log-mel distance after DTW, length
-ratio and unstopped fraction (what training logs at each validation, here over a whole list and for
-several checkpoints at once).
+ratio, sharpness and unstopped fraction (what training logs at each validation, here over a whole list and
+for several checkpoints at once).
 
     python benchmarks/tacotron2_free_running.py runs/keep/model_00012323.safetensors \\
         tts_pipeline/voices/joe-lj-demo/tacotron2.safetensors --list ../shared/data/joe-lj/val.txt
