@@ -2,7 +2,9 @@
 # One lease on a lent GPU machine, in one call: install, GPU tests, benchmark, then demo-voice training.
 #
 # Once, on the development machine (.gpu is ignored by git: echo /.gpu/ >> .git/info/exclude):
-#   python tools/pack_corpus.py ../shared/data/joe-lj .gpu/joe-lj --train 180
+#   python tools/pack_corpus.py ../shared/data/joe-lj .gpu/joe-lj --train 180 --start S
+#   (S: the next window of training clips, 0, 180, 360, 540, ...; the model card's runs table says which
+#    window each lease trained on, so the next takes the one after)
 #   (a call carries at most 64 MiB: the tracked files, 38 MB with the voice, plus .gpu; check with
 #    git ls-files -z | xargs -0 du -cb | tail -1; du -sb .gpu)
 #   for p in soundfile==0.14.0 cffi pycparser unidecode inflect more-itertools typeguard jaraco.functools; do

@@ -138,3 +138,25 @@ def test_warm_start_check_says_whether_weights_fit_a_recipe(tmp_path, frames_per
     assert (reason is None) == fits
     if not fits:
         assert "linear_projection" in reason and "shape" in reason
+
+
+def test_pack_corpus_takes_a_window_of_training_clips_wrapping_round(tmp_path):
+    corpus = tmp_path / "corpus"
+    (corpus / "wavs").mkdir(parents=True)
+    for split, names in (("train", "abcde"), ("val", "vw")):
+        for name in names:
+            (corpus / "wavs" / f"{name}.flac").write_bytes(name.encode() * 10)
+        lines = "".join(f"wavs/{name}.flac|text {name}.\n" for name in names)
+        (corpus / f"{split}.txt").write_text(lines, encoding="utf-8")
+    pack = load_tool("pack_corpus").pack
+    out = tmp_path / "packed"
+    assert pack(corpus, out, {"train": 2, "val": 1}) == 30
+    assert pack(corpus, out, {"train": 3, "val": 1}, {"train": 3}) == 40
+    assert (out / "train.txt").read_text(encoding="utf-8").splitlines() == [
+        "wavs/d.flac|text d.",
+        "wavs/e.flac|text e.",
+        "wavs/a.flac|text a.",
+    ]
+    assert (out / "val.txt").read_text(encoding="utf-8") == "wavs/v.flac|text v.\n"
+    # the earlier window's clips are gone, so nothing outside the lists travels
+    assert sorted(p.name for p in (out / "wavs").iterdir()) == ["a.flac", "d.flac", "e.flac", "v.flac"]
