@@ -1,4 +1,4 @@
-"""Pack the first clips of a corpus small enough to travel to a lent GPU machine (64 MiB a call).
+"""Pack a window of a corpus's clips small enough to travel to a lent GPU machine (64 MiB a call).
 
 Copies ``--train`` clips of ``train.txt`` from clip ``--start`` on (wrapping round to the first) and the
 first ``--val`` of ``val.txt`` (audio files unchanged, lossless), and writes ``train.txt`` and ``val.txt``
@@ -8,7 +8,7 @@ for them beside the clips:
 
 Only about 180 clips fit a call, a quarter of joe-lj's 700, so successive leases take successive windows
 (``--start`` 0, 180, 360, ...): over four leases the vocoder sees every training clip instead of the same
-180 a hundred times each. The validation clips stay the same, so validation losses compare across leases.
+180 over and over. The validation clips stay the same, so validation losses compare across leases.
 """
 
 from __future__ import annotations
