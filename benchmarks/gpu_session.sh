@@ -2,11 +2,11 @@
 # One lease on a lent GPU machine, in one call: install, GPU tests, benchmark, then demo-voice training.
 #
 # Once, on the development machine (.gpu is ignored by git: echo /.gpu/ >> .git/info/exclude):
-#   python tools/pack_corpus.py ../shared/data/joe-lj .gpu/joe-lj --train 180 --start S
-#   (S: the next window of training clips, 0, 180, 360, 540, ...; the model card's runs table says which
-#    window each lease trained on, so the next takes the one after)
-#   (a call carries at most 64 MiB: the tracked files, 38 MB with the voice, plus .gpu; check with
-#    git ls-files -z | xargs -0 du -cb | tail -1; du -sb .gpu)
+#   python tools/pack_corpus.py ../shared/data/joe-lj .gpu/joe-lj --start S --fit-mib 64
+#   (S: where the last window of training clips ended; the model card's runs table says which window each
+#    lease trained on, and the tool prints where the next starts. A call carries at most 64 MiB: the
+#    repository's files, 43 MB with the voice and checkpoints/, plus .gpu; --fit-mib takes the clips that fit.
+#    Build .gpu/whl below first, so that it is counted.)
 #   for p in soundfile==0.14.0 cffi pycparser unidecode inflect more-itertools typeguard jaraco.functools; do
 #     python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #       --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform any -d .gpu/whl "$p"; done
@@ -21,11 +21,13 @@
 # use in all (default 520). BENCH=1 also runs the GPU benchmark (about 200 s; measured on 2026-11-26).
 # WAVEGLOW_SHARE is WaveGlow's fraction of the training time (default 1: WaveGlow cannot train on a CPU
 # and is what keeps the voice unintelligible; Tacotron2 continues on the development CPU, see the card).
+# WAVEGLOW_LR, when set, overrides the WaveGlow config's learning rate (an experiment; see the card).
 set -u
 OUT=${OUT:-/tmp/gpu-session}
 BUDGET=${BUDGET:-520}
 BENCH=${BENCH:-0}
 WAVEGLOW_SHARE=${WAVEGLOW_SHARE:-1}
+WAVEGLOW_LR=${WAVEGLOW_LR:-}
 START=$(date +%s)
 export PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 mkdir -p "$OUT"
@@ -51,16 +53,17 @@ if [ "$BENCH" = 1 ]; then
         --json "$OUT/bench.json" 2>&1 | tee "$OUT/bench.log"
 fi
 
-train() {  # train MODEL CONFIG PACKED_LIST PACKED_VAL MINUTES
+train() {  # train MODEL CONFIG PACKED_LIST PACKED_VAL MINUTES [EXTRA ARGS...]
     # a fresh run folder per call: a warm machine keeps runs/ from the call before, and the export takes
     # the highest step in the folder, which would be that call's (a lease's steps count from 0 again)
     local model=$1 config=$2 minutes=$5 init=() run="runs/$1-demo-$START"
+    local extra=("${@:6}")
     local weights="tts_pipeline/voices/joe-lj-demo/$model.safetensors"
     [ -f "$weights" ] && python3 tools/warm_start_check.py "$model" "$config" "$weights" && init=(--init-from "$weights")
     stage "train $model for $minutes min"
     timeout $(( ${minutes%.*} * 60 + 150 )) python3 -m tts_pipeline train "$model" --config "$config" \
         --filelist "$3" --val-filelist "$4" --output-dir "$run" --max-minutes "$minutes" \
-        --checkpoint-every 100000 --val-every 400 --num-workers 12 "${init[@]}" 2>&1 \
+        --checkpoint-every 100000 --val-every 400 --num-workers 12 "${init[@]}" "${extra[@]}" 2>&1 \
         | tr '\r' '\n' | grep -v "^ *$" | awk 'NR % 20 == 1 || /validation|Error|error|trained/' | tail -40
     cp "$run/log.jsonl" "$OUT/$model-log.jsonl" 2>/dev/null
     python3 tools/export_voice.py "$run" "$OUT/$model" --split-mb 15 || echo "export $model failed"
@@ -70,7 +73,8 @@ train() {  # train MODEL CONFIG PACKED_LIST PACKED_VAL MINUTES
 REST=$(( $(left) - 90 ))
 if [ "$REST" -gt 120 ]; then
     train waveglow configs/waveglow-demo-joe-lj.toml .gpu/joe-lj/train.txt .gpu/joe-lj/val.txt \
-        "$(python3 -c "print(round($REST * $WAVEGLOW_SHARE / 60 - 0.4, 1))")"
+        "$(python3 -c "print(round($REST * $WAVEGLOW_SHARE / 60 - 0.4, 1))")" \
+        ${WAVEGLOW_LR:+--learning-rate "$WAVEGLOW_LR"}
     REST=$(( $(left) - 45 ))
     [ "$REST" -gt 60 ] && train tacotron2 configs/tacotron2-demo-joe-lj.toml .gpu/joe-lj/train.txt \
         .gpu/joe-lj/val.txt "$(python3 -c "print(round($REST / 60 - 0.5, 1))")"

@@ -150,8 +150,8 @@ def test_pack_corpus_takes_a_window_of_training_clips_wrapping_round(tmp_path):
         (corpus / f"{split}.txt").write_text(lines, encoding="utf-8")
     pack = load_tool("pack_corpus").pack
     out = tmp_path / "packed"
-    assert pack(corpus, out, {"train": 2, "val": 1}) == 30
-    assert pack(corpus, out, {"train": 3, "val": 1}, {"train": 3}) == 40
+    assert pack(corpus, out, {"train": 2, "val": 1}) == (30, {"train": 2, "val": 1})
+    assert pack(corpus, out, {"train": 3, "val": 1}, {"train": 3}) == (40, {"train": 3, "val": 1})
     assert (out / "train.txt").read_text(encoding="utf-8").splitlines() == [
         "wavs/d.flac|text d.",
         "wavs/e.flac|text e.",
@@ -160,3 +160,26 @@ def test_pack_corpus_takes_a_window_of_training_clips_wrapping_round(tmp_path):
     assert (out / "val.txt").read_text(encoding="utf-8") == "wavs/v.flac|text v.\n"
     # the earlier window's clips are gone, so nothing outside the lists travels
     assert sorted(p.name for p in (out / "wavs").iterdir()) == ["a.flac", "d.flac", "e.flac", "v.flac"]
+    # a size budget: the val clips first, then training clips until the next would not fit
+    assert pack(corpus, out, {"val": 1, "train": 5}, {"train": 1}, budget=35) == (30, {"val": 1, "train": 2})
+    taken = (out / "train.txt").read_text(encoding="utf-8").splitlines()
+    assert taken == ["wavs/b.flac|text b.", "wavs/c.flac|text c."]
+
+
+def test_pack_corpus_counts_what_travels_beside_the_clips(tmp_path, monkeypatch):
+    if shutil.which("git") is None:
+        pytest.skip("needs git")
+    repo = tmp_path / "repo"
+    (repo / ".gpu" / "whl").mkdir(parents=True)
+    (repo / ".gpu" / "joe-lj" / "wavs").mkdir(parents=True)
+    (repo / ".gitignore").write_text("/.gpu/\n/runs/\n")  # 14 bytes
+    (repo / "tracked.py").write_bytes(b"x" * 100)
+    (repo / "untracked.txt").write_bytes(b"y" * 20)  # not ignored, so it travels too
+    (repo / "runs").mkdir()
+    (repo / "runs" / "big.pt").write_bytes(b"z" * 1000)  # ignored: stays behind
+    (repo / ".gpu" / "whl" / "a.whl").write_bytes(b"w" * 7)
+    (repo / ".gpu" / "joe-lj" / "wavs" / "old.flac").write_bytes(b"o" * 500)  # replaced by the packing
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run(["git", "-C", str(repo), "add", "tracked.py", ".gitignore"], check=True)
+    monkeypatch.chdir(repo)
+    assert load_tool("pack_corpus").travelling_bytes(repo / ".gpu" / "joe-lj") == 14 + 100 + 20 + 7
