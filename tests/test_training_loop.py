@@ -65,6 +65,9 @@ def test_loss_decreases_and_logs(tmp_path):
     # the task's extra validation figures sit beside the loss in each validation record
     val = [r for r in records if r["kind"] == "val"]
     assert [r["step"] for r in val] == [20, 40, 60] and val[-1]["first_batch_mae"] < val[0]["first_batch_mae"]
+    # and its pictures, drawn in eval mode (the fake task asserts it)
+    drawn = sorted(p.name for p in (tmp_path / "run").iterdir() if p.name.startswith("artifact"))
+    assert drawn == [f"artifact_{s:08d}.txt" for s in (20, 40, 60)]
     names = sorted(p.name for p in (tmp_path / "run").iterdir() if p.name.startswith(("checkpoint", "model")))
     assert names == [
         f"{kind}_{s:08d}.{ext}" for kind, ext in (("checkpoint", "pt"), ("model", "safetensors")) for s in (20, 40, 60)

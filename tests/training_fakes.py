@@ -74,5 +74,9 @@ class FakeTask(TrainTask):
         assert not model.training
         return {"first_batch_mae": float((model(batch["x"]).squeeze(-1) - batch["y"]).abs().mean())}
 
+    def validation_artifacts(self, model, batch, out_dir, step):
+        assert not model.training  # drawn as the model runs in use: dropout off
+        (out_dir / f"artifact_{step:08d}.txt").write_text("drawn in eval mode\n")
+
     def save_model(self, model, path: Path) -> None:
         path.write_text(json.dumps({k: v.tolist() for k, v in model.state_dict().items()}))

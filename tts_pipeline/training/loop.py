@@ -191,9 +191,8 @@ class Trainer:
         extra = {}
         if first is not None and self.dist.is_main:
             extra = self.task.validation_metrics(self.model, self._to_device(first))
-        self.model.train()
-        if first is not None and self.dist.is_main:
             self.task.validation_artifacts(self.model, self._to_device(first), self.output_dir, self.step)
+        self.model.train()
         return {"loss": mean_across(total / max(count, 1), self.dist), **extra}
 
     def run(self) -> int:

@@ -70,7 +70,8 @@ class TrainTask(ABC):
         """Write the model in the project's safetensors format, loadable by ``say``/``vocode``."""
 
     def validation_artifacts(self, model: nn.Module, batch: Batch, out_dir: Path, step: int) -> None:  # noqa: B027
-        """Optional pictures or samples written at validation (e.g. alignment plots)."""
+        """Optional pictures or samples written at validation (e.g. alignment plots): main rank, eval mode, like
+        :meth:`validation_metrics`."""
 
     def validation_metrics(self, model: nn.Module, batch: Batch) -> dict[str, float]:
         """Optional extra figures for the validation record, from the first validation batch (main rank, eval
