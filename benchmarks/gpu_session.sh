@@ -5,7 +5,8 @@
 #   python tools/pack_corpus.py ../shared/data/joe-lj .gpu/joe-lj --start S --fit-mib 64
 #   (S: where the last window of training clips ended; the model card's runs table says which window each
 #    lease trained on, and the tool prints where the next starts. A call carries at most 64 MiB: the
-#    repository's files, 43 MB with the voice and checkpoints/, plus .gpu; --fit-mib takes the clips that fit.
+#    repository's files, 39 MB with the voice (43 with a file in checkpoints/), plus .gpu; --fit-mib takes
+#    the clips that fit.
 #    Build .gpu/whl below first, so that it is counted.)
 #   for p in soundfile==0.14.0 cffi pycparser unidecode inflect more-itertools typeguard jaraco.functools; do
 #     python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
