@@ -181,5 +181,5 @@ def test_pack_corpus_counts_what_travels_beside_the_clips(tmp_path, monkeypatch)
     (repo / ".gpu" / "joe-lj" / "wavs" / "old.flac").write_bytes(b"o" * 500)  # replaced by the packing
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
     subprocess.run(["git", "-C", str(repo), "add", "tracked.py", ".gitignore"], check=True)
-    monkeypatch.chdir(repo)
+    monkeypatch.chdir(repo / "runs")  # from a folder below the top, the whole repository still counts
     assert load_tool("pack_corpus").travelling_bytes(repo / ".gpu" / "joe-lj") == 14 + 100 + 20 + 7

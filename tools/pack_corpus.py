@@ -65,13 +65,14 @@ def pack(
 
 def travelling_bytes(out: Path) -> int:
     """Bytes that travel with a call besides the clips under ``out``: the repository's files that git does
-    not ignore (from the current directory's repository) and every other file under ``out``'s parent."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        capture_output=True,
-        check=True,
-    ).stdout
-    repo = sum(p.stat().st_size for name in listed.split(b"\0") if name and (p := Path(name.decode())).is_file())
+    not ignore (the whole repository the current directory is in) and every other file under ``out``'s parent."""
+
+    def git(*args: str) -> bytes:
+        return subprocess.run(["git", *args], capture_output=True, check=True).stdout
+
+    top = Path(git("rev-parse", "--show-toplevel").decode().strip())
+    listed = git("-C", str(top), "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    repo = sum(p.stat().st_size for name in listed.split(b"\0") if name and (p := top / name.decode()).is_file())
     beside = sum(p.stat().st_size for p in out.parent.rglob("*") if p.is_file() and out not in p.parents)
     return repo + beside
 
