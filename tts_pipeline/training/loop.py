@@ -190,8 +190,9 @@ class Trainer:
             first = first if first is not None else batch
         extra = {}
         if first is not None and self.dist.is_main:
-            extra = self.task.validation_metrics(self.model, self._to_device(first))
-            self.task.validation_artifacts(self.model, self._to_device(first), self.output_dir, self.step)
+            batch = self._to_device(first)
+            extra = self.task.validation_metrics(self.model, batch)
+            self.task.validation_artifacts(self.model, batch, self.output_dir, self.step)
         self.model.train()
         return {"loss": mean_across(total / max(count, 1), self.dist), **extra}
 
