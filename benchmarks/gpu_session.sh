@@ -23,12 +23,18 @@
 # WAVEGLOW_SHARE is WaveGlow's fraction of the training time (default 1: WaveGlow cannot train on a CPU
 # and is what keeps the voice unintelligible; Tacotron2 continues on the development CPU, see the card).
 # WAVEGLOW_LR, when set, overrides the WaveGlow config's learning rate (an experiment; see the card).
+# WAVEGLOW_PRECISION (fp32, fp16 or bf16; default the config's fp32), WAVEGLOW_COMPILE=1 (torch.compile the
+# training step) and WAVEGLOW_WARMUP (steps of linear learning-rate warm-up after Adam's restart): speed and
+# warm-start experiments for WaveGlow, untried on a GPU when written (2026-11-27; see BENCHMARKS.md).
 set -u
 OUT=${OUT:-/tmp/gpu-session}
 BUDGET=${BUDGET:-520}
 BENCH=${BENCH:-0}
 WAVEGLOW_SHARE=${WAVEGLOW_SHARE:-1}
 WAVEGLOW_LR=${WAVEGLOW_LR:-}
+WAVEGLOW_PRECISION=${WAVEGLOW_PRECISION:-}
+WAVEGLOW_COMPILE=${WAVEGLOW_COMPILE:-0}
+WAVEGLOW_WARMUP=${WAVEGLOW_WARMUP:-}
 START=$(date +%s)
 export PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 mkdir -p "$OUT"
@@ -46,7 +52,7 @@ nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.max.sm,temperature.gpu
 python3 -c "import torch, tts_pipeline_waveglow, tts_pipeline_tacotron2; print(torch.__version__, torch.version.cuda)"
 
 stage "GPU tests"
-timeout 120 python3 -m pytest -p no:cacheprovider -m gpu --continue-on-collection-errors tests plugins 2>&1 | tail -15
+timeout 180 python3 -m pytest -p no:cacheprovider -m gpu --continue-on-collection-errors tests plugins 2>&1 | tail -15
 
 if [ "$BENCH" = 1 ]; then
     stage benchmark
@@ -75,7 +81,8 @@ REST=$(( $(left) - 90 ))
 if [ "$REST" -gt 120 ]; then
     train waveglow configs/waveglow-demo-joe-lj.toml .gpu/joe-lj/train.txt .gpu/joe-lj/val.txt \
         "$(python3 -c "print(round($REST * $WAVEGLOW_SHARE / 60 - 0.4, 1))")" \
-        ${WAVEGLOW_LR:+--learning-rate "$WAVEGLOW_LR"}
+        ${WAVEGLOW_LR:+--learning-rate "$WAVEGLOW_LR"} ${WAVEGLOW_PRECISION:+--precision "$WAVEGLOW_PRECISION"} \
+        ${WAVEGLOW_WARMUP:+--warmup-steps "$WAVEGLOW_WARMUP"} $([ "$WAVEGLOW_COMPILE" = 1 ] && echo --compile)
     REST=$(( $(left) - 45 ))
     [ "$REST" -gt 60 ] && train tacotron2 configs/tacotron2-demo-joe-lj.toml .gpu/joe-lj/train.txt \
         .gpu/joe-lj/val.txt "$(python3 -c "print(round($REST / 60 - 0.5, 1))")"

@@ -53,9 +53,10 @@ def test_cuda_seeded_noise_is_reproducible(tiny_waveglow_file):
     assert torch.equal(a, b)
 
 
-@pytest.mark.parametrize("precision", ["fp32", "fp16", "bf16"])
-def test_waveglow_trains_on_cuda(tmp_path, precision):
-    """Three optimiser steps of a tiny WaveGlow on the GPU: finite losses, a checkpoint that vocodes."""
+@pytest.mark.parametrize(("precision", "compile"), [("fp32", False), ("fp16", False), ("bf16", False), ("fp16", True)])
+def test_waveglow_trains_on_cuda(tmp_path, precision, compile):
+    """Three optimiser steps of a tiny WaveGlow on the GPU (also compiled): finite losses, a checkpoint that
+    vocodes."""
     from tts_pipeline_waveglow.train_task import WaveGlowTask, WaveGlowTrainOptions
 
     from tts_pipeline.training.config import TrainConfig
@@ -77,6 +78,7 @@ def test_waveglow_trains_on_cuda(tmp_path, precision):
         num_workers=0,
         device="cuda",
         precision=precision,
+        compile=compile,
     )
     trainer = Trainer(task, config)
     try:

@@ -173,3 +173,44 @@ def test_bf16_autocast_runs_on_the_cpu(tmp_path):
     assert trainer.step == 3
     with pytest.raises(ConfigError, match="fp16 needs a CUDA GPU"):
         train(tmp_path, "fp16", precision="fp16")
+
+
+def test_warmup_ramps_the_learning_rate_then_hands_over_to_the_schedule():
+    config = TrainConfig(learning_rate=1e-3, warmup_steps=4, lr_decay_start=6, lr_decay_steps=2, lr_decay_rate=0.5)
+    rates = [config.learning_rate_at(step) for step in range(10)]
+    assert rates[:4] == pytest.approx([2.5e-4, 5e-4, 7.5e-4, 1e-3])
+    assert rates[4:] == pytest.approx([1e-3, 1e-3, 1e-3, 1e-3 * 0.5**0.5, 5e-4, 5e-4 * 0.5**0.5])
+    assert TrainConfig(learning_rate=1e-3).learning_rate_at(0) == 1e-3
+    with pytest.raises(ConfigError, match="warmup_steps must be >= 0"):
+        TrainConfig(warmup_steps=-1)
+
+
+def test_warmup_is_what_the_optimiser_uses_and_logs(tmp_path):
+    trainer = train(tmp_path, "warm", steps=4, warmup_steps=4, log_every=1)
+    records = [json.loads(line) for line in (tmp_path / "warm" / "log.jsonl").read_text().splitlines()]
+    assert [r["lr"] for r in records if r["kind"] == "train"] == pytest.approx([0.0025, 0.005, 0.0075, 0.01])
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(0.01)
+
+
+def test_compiled_training_steps_match_eager_ones(tmp_path, monkeypatch):
+    import tts_pipeline.training.loop as loop
+
+    module = fakes()
+    options = module.FakeOptions(dropout=0.0)
+    eager = params(train(tmp_path, "eager", options=options, steps=3))
+    # aot_eager: dynamo's graph capture and AOT autograd, without needing a C++ compiler in CI
+    compiled_with, real_compile = [], torch.compile
+
+    def fake_compile(model, **kwargs):
+        compiled_with.append(model)
+        return real_compile(model, backend="aot_eager")
+
+    monkeypatch.setattr(loop.torch, "compile", fake_compile)
+    trainer = train(tmp_path, "compiled", options=options, steps=3, compile=True)
+    monkeypatch.undo()
+    assert compiled_with == [trainer.model] and trainer.step_model is not trainer.model
+    for key, value in params(trainer).items():
+        assert torch.allclose(value, eager[key], atol=1e-6), key
+    # the checkpoint holds the plain module's keys (no "_orig_mod." prefix), so it loads anywhere
+    state = load_training_state(latest_checkpoint(tmp_path / "compiled"))
+    assert set(state["state_dict"]) == set(eager)

@@ -24,6 +24,8 @@ from ..errors import ConfigError
 @click.option("--max-minutes", type=float, help="Stop with a checkpoint after this much wall time.")
 @click.option("--batch-size", type=int, help="Per process.")
 @click.option("--learning-rate", type=float)
+@click.option("--warmup-steps", type=int, help="Linear learning-rate warm-up (for --init-from: Adam restarts).")
+@click.option("--compile/--no-compile", "compile", default=None, help="torch.compile the model (GPU).")
 @click.option("--grad-accum", type=int)
 @click.option("--precision", type=click.Choice(["fp32", "fp16", "bf16"]))
 @click.option("--checkpoint-every", type=int)

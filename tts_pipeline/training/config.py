@@ -36,6 +36,10 @@ class TrainConfig:
     lr_decay_steps: int = 50000  # learning rate falls by lr_decay_rate every this many steps
     lr_decay_rate: float = 0.5
     min_learning_rate: float = 1e-5
+    # linear warm-up over a run's first steps (0: none): for runs that start without optimiser state (new or
+    # --init-from), where Adam's first moment estimates are noisy; a --resume past these steps is unaffected
+    warmup_steps: int = 0
+    compile: bool = False  # torch.compile the model for training steps (fixed shapes: WaveGlow on a GPU)
     checkpoint_every: int = 1000
     keep_last: int = 3  # checkpoints kept (older ones deleted)
     val_every: int = 1000
@@ -66,13 +70,16 @@ class TrainConfig:
             raise ConfigError(f"train.max_minutes must be > 0, not {self.max_minutes}")
         if self.num_workers < 0:
             raise ConfigError("train.num_workers must be >= 0")
+        if self.warmup_steps < 0:
+            raise ConfigError(f"train.warmup_steps must be >= 0, not {self.warmup_steps}")
 
     def learning_rate_at(self, step: int) -> float:
-        """The learning rate for optimiser step ``step`` (0-based)."""
+        """The learning rate for optimiser step ``step`` (0-based): warm-up, then constant or decaying."""
+        warmup = min(1.0, (step + 1) / self.warmup_steps) if self.warmup_steps else 1.0
         if self.lr_decay_start is None or step < self.lr_decay_start:
-            return self.learning_rate
+            return self.learning_rate * warmup
         decayed = self.learning_rate * self.lr_decay_rate ** ((step - self.lr_decay_start) / self.lr_decay_steps)
-        return max(decayed, self.min_learning_rate)
+        return max(decayed, self.min_learning_rate) * warmup
 
 
 def read_train_file(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:

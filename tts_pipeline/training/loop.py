@@ -65,6 +65,8 @@ class Trainer:
             if self.dist.enabled
             else self.model
         )
+        # what the training steps call: compiled once here (first step traces; a new shape recompiles)
+        self.step_model = torch.compile(self.ddp) if config.compile else self.ddp
         self.logger = TrainLogger(self.output_dir, enabled=self.dist.is_main)
 
     # --- state ------------------------------------------------------------------------------
@@ -159,7 +161,7 @@ class Trainer:
             sync = contextlib.nullcontext() if last or not self.dist.enabled else self.ddp.no_sync()
             with sync:
                 with self._autocast():
-                    loss, values = self.task.loss(self.ddp, self._to_device(batch))
+                    loss, values = self.task.loss(self.step_model, self._to_device(batch))
                 finite = finite and bool(torch.isfinite(loss.detach()).all())
                 self.scaler.scale(loss / len(micro_batches)).backward()
             for key, value in values.items():
