@@ -103,6 +103,22 @@ def test_keep_last_prunes_old_checkpoints(tmp_path):
         "checkpoint_00000006.pt",
         "checkpoint_00000008.pt",
     ]
+    assert sorted(p.name for p in (tmp_path / "run").glob("model_*")) == [
+        "model_00000006.safetensors",
+        "model_00000008.safetensors",
+    ]
+
+
+def test_keep_models_keeps_more_model_files_than_checkpoints(tmp_path):
+    train(tmp_path, "run", steps=8, checkpoint_every=2, keep_last=1, keep_models=3)
+    assert [p.name for p in (tmp_path / "run").glob("checkpoint_*")] == ["checkpoint_00000008.pt"]
+    assert sorted(p.name for p in (tmp_path / "run").glob("model_*")) == [
+        "model_00000004.safetensors",
+        "model_00000006.safetensors",
+        "model_00000008.safetensors",
+    ]
+    with pytest.raises(ConfigError, match="keep_models must be >= 1"):
+        TrainConfig(keep_models=0)
 
 
 def test_max_minutes_stops_with_a_checkpoint_and_resume_finishes(tmp_path):

@@ -183,3 +183,30 @@ def test_pack_corpus_counts_what_travels_beside_the_clips(tmp_path, monkeypatch)
     subprocess.run(["git", "-C", str(repo), "add", "tracked.py", ".gitignore"], check=True)
     monkeypatch.chdir(repo / "runs")  # from a folder below the top, the whole repository still counts
     assert load_tool("pack_corpus").travelling_bytes(repo / ".gpu" / "joe-lj") == 14 + 100 + 20 + 7
+
+
+def test_export_voice_averages_a_runs_newest_model_files(tmp_path):
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    export_voice = load_tool("export_voice")
+    run = tmp_path / "run"
+    run.mkdir()
+    config = {"tts_pipeline.model": "fake", "tts_pipeline.config": "{}"}
+    for step, value in ((1, 100.0), (2, 1.0), (3, 2.0), (10, 6.0)):
+        tensors = {"w": torch.full((2, 3), value), "bn.num_batches_tracked": torch.tensor(step)}
+        save_file(tensors, str(run / f"model_{step:08d}.safetensors"), metadata=config)
+    sources = export_voice.latest_model_files(run, 3)
+    assert [p.name for p in sources] == [f"model_{s:08d}.safetensors" for s in (2, 3, 10)]
+    (out,) = export_voice.export(sources, tmp_path / "voice", split_mb=None)
+    with safe_open(str(out), framework="pt") as fh:
+        assert fh.get_tensor("w").dtype == torch.float16
+        assert torch.equal(fh.get_tensor("w"), torch.full((2, 3), 3.0, dtype=torch.float16))  # (1 + 2 + 6) / 3
+        assert int(fh.get_tensor("bn.num_batches_tracked")) == 10  # integers from the newest
+        assert fh.metadata()["exported_from"].endswith("model_00000010.safetensors")
+    with pytest.raises(SystemExit, match="needs 5 model files"):
+        export_voice.latest_model_files(run, 5)
+    save_file({"w": torch.zeros(3, 2)}, str(run / "model_00000011.safetensors"), metadata=config)
+    with pytest.raises(SystemExit, match="different models"):
+        export_voice.export(export_voice.latest_model_files(run, 2), tmp_path / "bad", split_mb=None)
+    assert not (tmp_path / "bad.safetensors").exists()

@@ -19,6 +19,7 @@ from ..safeload import safe_torch_load
 
 FORMAT = "tts-pipeline-train-1"
 _NAME = re.compile(r"checkpoint_(\d+)\.pt$")
+_MODEL_NAME = re.compile(r"model_(\d+)\.safetensors$")
 
 
 def checkpoint_path(output_dir: Path, step: int) -> Path:
@@ -47,16 +48,23 @@ def load_training_state(path: Path) -> dict[str, Any]:
 
 def latest_checkpoint(output_dir: Path) -> Path | None:
     """The checkpoint with the highest step in ``output_dir``, or None."""
-    found = [(int(m.group(1)), p) for p in output_dir.glob("checkpoint_*.pt") if (m := _NAME.search(p.name))]
-    return max(found)[1] if found else None
+    found = _by_step(output_dir, _NAME, "checkpoint_*.pt")
+    return found[-1][1] if found else None
 
 
-def prune(output_dir: Path, keep_last: int) -> None:
-    """Delete all but the newest ``keep_last`` checkpoints (and their model files)."""
-    found = sorted((int(m.group(1)), p) for p in output_dir.glob("checkpoint_*.pt") if (m := _NAME.search(p.name)))
-    for step, path in found[:-keep_last]:
+def _by_step(output_dir: Path, pattern: re.Pattern[str], glob: str) -> list[tuple[int, Path]]:
+    """Files of ``output_dir`` matching ``glob`` whose names ``pattern`` reads a step from, oldest first."""
+    return sorted((int(m.group(1)), p) for p in output_dir.glob(glob) if (m := pattern.search(p.name)))
+
+
+def prune(output_dir: Path, keep_last: int, keep_models: int | None = None) -> None:
+    """Delete all but the newest ``keep_last`` checkpoints and the newest ``keep_models`` model files
+    (None: ``keep_last`` of them, so a checkpoint and its model file go together)."""
+    for _, path in _by_step(output_dir, _NAME, "checkpoint_*.pt")[:-keep_last]:
         path.unlink(missing_ok=True)
-        model_path(output_dir, step).unlink(missing_ok=True)
+    models = keep_last if keep_models is None else keep_models
+    for _, path in _by_step(output_dir, _MODEL_NAME, "model_*.safetensors")[:-models]:
+        path.unlink(missing_ok=True)
 
 
 def rng_state() -> dict[str, Any]:

@@ -42,6 +42,9 @@ class TrainConfig:
     compile: bool = False  # torch.compile the model for training steps (fixed shapes: WaveGlow on a GPU)
     checkpoint_every: int = 1000
     keep_last: int = 3  # checkpoints kept (older ones deleted)
+    # model_<step>.safetensors files kept (None: as many as keep_last); they hold the weights alone, a sixth of a
+    # checkpoint's size, so keeping more costs little and lets tools/export_voice.py --average N average them
+    keep_models: int | None = None
     val_every: int = 1000
     log_every: int = 10
     seed: int = 1234
@@ -70,6 +73,8 @@ class TrainConfig:
             raise ConfigError(f"train.max_minutes must be > 0, not {self.max_minutes}")
         if self.num_workers < 0:
             raise ConfigError("train.num_workers must be >= 0")
+        if self.keep_models is not None and self.keep_models < 1:
+            raise ConfigError(f"train.keep_models must be >= 1 (or left out), not {self.keep_models}")
         if self.warmup_steps < 0:
             raise ConfigError(f"train.warmup_steps must be >= 0, not {self.warmup_steps}")
 

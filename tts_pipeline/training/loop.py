@@ -87,7 +87,7 @@ class Trainer:
         ckpt.set_rng_state(state["rng"])
 
     def save_checkpoint(self) -> None:
-        """Write checkpoint_<step>.pt and model_<step>.safetensors (main process), keep the last K."""
+        """Write checkpoint_<step>.pt and model_<step>.safetensors (main process), prune older ones."""
         if self.dist.is_main:
             state = {
                 "model_name": self.task.name,
@@ -102,7 +102,7 @@ class Trainer:
             }
             ckpt.save_training_state(ckpt.checkpoint_path(self.output_dir, self.step), state)
             self.task.save_model(self.model, ckpt.model_path(self.output_dir, self.step))
-            ckpt.prune(self.output_dir, self.config.keep_last)
+            ckpt.prune(self.output_dir, self.config.keep_last, self.config.keep_models)
         barrier(self.dist)
 
     # --- data -------------------------------------------------------------------------------
