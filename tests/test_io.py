@@ -105,11 +105,21 @@ def test_mel_layout_errors(tmp_path):
 
 def test_mel_file_errors(tmp_path):
     (tmp_path / "t.npy").write_text("not numpy")
-    with pytest.raises(MelError, match="not a valid .npy"):
+    with pytest.raises(MelError, match="not a .npy file"):
         read_mel(tmp_path / "t.npy")
     np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    with pytest.raises(MelError, match="not a valid .npy"):
+    with pytest.raises(MelError, match="holds Python objects"):
         read_mel(tmp_path / "obj.npy")  # object arrays would need pickle: refused
+    np.save(tmp_path / "whole.npy", np.zeros((80, 40), np.float32))
+    (tmp_path / "cut.npy").write_bytes((tmp_path / "whole.npy").read_bytes()[:-100])
+    with pytest.raises(MelError, match="damaged or truncated"):
+        read_mel(tmp_path / "cut.npy")
+    np.save(tmp_path / "words.npy", np.array([["a"] * 40] * 80))
+    with pytest.raises(MelError, match="a mel is an array of real numbers"):
+        read_mel(tmp_path / "words.npy")
+    np.save(tmp_path / "complex.npy", np.zeros((80, 40), np.complex64))
+    with pytest.raises(MelError, match="a mel is an array of real numbers"):
+        read_mel(tmp_path / "complex.npy")
     torch.save({"mel": torch.zeros(80, 3)}, tmp_path / "d.pt")
     with pytest.raises(MelError, match="does not hold a tensor"):
         read_mel(tmp_path / "d.pt")

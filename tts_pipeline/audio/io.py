@@ -69,9 +69,33 @@ def write_audio(path: str | Path, audio: torch.Tensor | np.ndarray, sample_rate:
             sf.write(str(tmp), pcm, sample_rate, subtype="PCM_16", format=ext[1:].upper())
 
 
+_NPY_MAGIC = b"\x93NUMPY"
+
+
 def to_pcm16(samples: np.ndarray) -> np.ndarray:
     """Float samples -> int16, clipped first (NVIDIA's scripts wrapped loud samples instead)."""
     return np.round(np.clip(samples, -1.0, 1.0) * 32767.0).astype(np.int16)
+
+
+def _read_npy_mel(p: Path) -> np.ndarray:
+    """A real-valued .npy array as float32, with a message per way the file can be wrong."""
+    with open(p, "rb") as fh:
+        if fh.read(len(_NPY_MAGIC)) != _NPY_MAGIC:
+            raise MelError(f"cannot read mel {p}: not a .npy file (no NumPy header); save mels with numpy.save")
+    try:
+        array = np.load(p, allow_pickle=False)
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            raise MelError(
+                f"cannot read mel {p}: it holds Python objects, which are not loaded (unpickling can run code); "
+                "save a float array with numpy.save"
+            ) from None
+        raise MelError(f"cannot read mel {p}: a damaged or truncated .npy file ({exc}); write it again") from None
+    except (OSError, EOFError) as exc:
+        raise MelError(f"cannot read mel {p}: a damaged or truncated .npy file ({exc}); write it again") from None
+    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+        raise MelError(f"cannot read mel {p}: it holds {array.dtype} values; a mel is an array of real numbers")
+    return np.asarray(array, dtype=np.float32)
 
 
 def read_mel(path: str | Path, n_mels: int = 80, layout: Layout = "auto") -> torch.Tensor:
@@ -83,11 +107,7 @@ def read_mel(path: str | Path, n_mels: int = 80, layout: Layout = "auto") -> tor
     p = check_readable(path, "mel file")
     ext = p.suffix.lower()
     if ext == ".npy":
-        try:
-            array = np.load(p, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as exc:
-            raise MelError(f"cannot read mel {p}: not a valid .npy array ({exc})") from None
-        mel = torch.from_numpy(np.array(array, dtype=np.float32))
+        mel = torch.from_numpy(_read_npy_mel(p))
     elif ext == ".pt":
         from ..safeload import safe_torch_load
 
