@@ -28,13 +28,16 @@ def fakes():
 def filelist(tmp_path: Path, n: int = 24) -> str:
     path = tmp_path / "list.txt"
     path.write_text("".join(f"wavs/{i}.wav|text {i}\n" for i in range(n)))
+    (tmp_path / "wavs").mkdir(exist_ok=True)
+    for i in range(n):
+        (tmp_path / "wavs" / f"{i}.wav").touch()  # the fake task reads no audio, but the loop checks it exists
     return str(path)
 
 
 def train(tmp_path, out, resume=False, options=None, **overrides):
     module = fakes()
     values = dict(
-        filelist=filelist(tmp_path),
+        filelist=overrides.pop("filelist", None) or filelist(tmp_path),
         output_dir=str(tmp_path / out),
         steps=6,
         batch_size=4,
@@ -129,11 +132,35 @@ def test_max_minutes_stops_with_a_checkpoint_and_resume_finishes(tmp_path):
     assert resumed.step == 8
 
 
+def test_a_file_list_smaller_than_one_step_is_a_config_error(tmp_path):
+    filelist(tmp_path)  # the audio files
+    small = tmp_path / "three.txt"
+    small.write_text("".join(f"wavs/{i}.wav|text {i}\n" for i in range(3)))
+    with pytest.raises(ConfigError, match="has 3 utterances, fewer than one training step takes \\(4"):
+        train(tmp_path, "small", filelist=str(small))
+    assert train(tmp_path, "fits", filelist=str(small), batch_size=3, steps=1).step == 1
+
+
 def test_nan_losses_are_skipped_then_stop_the_run(tmp_path, caplog):
     module = fakes()
-    with pytest.raises(TTSError, match="NaN/Inf for 3 steps in a row"):
+    with pytest.raises(TTSError, match="3 steps in a row were skipped .*the last: loss is NaN or Inf"):
         train(tmp_path, "nan", options=module.FakeOptions(nan_after=2), max_bad_steps=3)
     assert "loss is NaN or Inf; step skipped" in caplog.text
+
+
+def test_missing_and_unreadable_audio_skip_with_a_warning_then_stop(tmp_path, caplog):
+    module = fakes()
+    listed = filelist(tmp_path)
+    (tmp_path / "wavs" / "5.wav").unlink()
+    assert train(tmp_path, "some", filelist=listed, steps=2).step == 2
+    assert "1 of the 24 audio files named in" in caplog.text
+    assert "(the first: " + str(tmp_path / "wavs" / "5.wav") in caplog.text
+    for wav in (tmp_path / "wavs").iterdir():
+        wav.unlink()
+    with pytest.raises(ConfigError, match="none of the 24 audio files named in .* relative to the list's folder"):
+        train(tmp_path, "none", filelist=listed)
+    with pytest.raises(TTSError, match="3 steps in a row were skipped .* no utterance of the batch could be read"):
+        train(tmp_path, "unreadable", options=module.FakeOptions(unreadable=True), max_bad_steps=3)
 
 
 def test_resume_without_checkpoint_and_missing_filelist(tmp_path):

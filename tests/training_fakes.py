@@ -18,6 +18,7 @@ class FakeOptions:
     dropout: float = 0.0
     nan_after: int | None = None  # loss is NaN from this many loss calls on
     noise: float = 0.1
+    unreadable: bool = False  # every item fails to load: batches come empty, as from unreadable audio
 
 
 class Noisy(Dataset):
@@ -61,6 +62,8 @@ class FakeTask(TrainTask):
         return [(7 * i) % 11 for i in range(len(utterances))]
 
     def collate(self, items):
+        if self.options.unreadable:
+            return {}
         return {"x": torch.stack([x for x, _ in items]), "y": torch.stack([y for _, y in items])}
 
     def loss(self, model, batch):

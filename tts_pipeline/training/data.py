@@ -43,6 +43,27 @@ def read_filelist(path: str | Path) -> list[Utterance]:
     return items
 
 
+def existing_audio(utterances: list[Utterance], source: str | Path) -> list[Utterance]:
+    """The utterances whose audio file exists. A warning counts and names the missing ones; none existing
+    is an error (a list's paths are relative to its own folder, a common slip)."""
+    present = [u for u in utterances if u.audio.is_file()]
+    missing = [u.audio for u in utterances if not u.audio.is_file()]
+    if not present:
+        raise ConfigError(
+            f"none of the {len(utterances)} audio files named in {source} exists (the first: {missing[0]}); "
+            "paths in a file list are relative to the list's folder"
+        )
+    if missing:
+        log.warning(
+            "%d of the %d audio files named in %s do not exist and are skipped (the first: %s)",
+            len(missing),
+            len(utterances),
+            source,
+            missing[0],
+        )
+    return present
+
+
 def audio_lengths(utterances: list[Utterance]) -> list[int]:
     """Each utterance's length in audio samples, read from the file header (0 where it cannot be read)."""
     import soundfile as sf

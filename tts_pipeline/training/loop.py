@@ -22,7 +22,7 @@ from tqdm import tqdm
 from ..errors import ConfigError, TTSError
 from . import checkpoints as ckpt
 from .config import TrainConfig
-from .data import read_filelist
+from .data import existing_audio, read_filelist
 from .distributed import DistInfo, all_agree, barrier, mean_across, setup, teardown
 from .logger import TrainLogger
 from .sampler import ResumableSampler, SeededItems
@@ -108,11 +108,17 @@ class Trainer:
     # --- data -------------------------------------------------------------------------------
 
     def _loader(self, filelist: str, train: bool) -> DataLoader:
-        utterances = read_filelist(filelist)
+        utterances = existing_audio(read_filelist(filelist), filelist)
         dataset = self.task.dataset(utterances, train=train)
         cfg = self.config
         if train:
             per_step = cfg.batch_size * self.dist.world_size * cfg.grad_accum
+            if len(dataset) < per_step:
+                raise ConfigError(
+                    f"{filelist} has {len(dataset)} utterances, fewer than one training step takes ({per_step}: "
+                    f"batch_size {cfg.batch_size} x {self.dist.world_size} processes x grad_accum {cfg.grad_accum}); "
+                    "add utterances or lower --batch-size"
+                )
             lengths = self.task.item_lengths(utterances) if cfg.bucket_by_length else None
             sampler = ResumableSampler(
                 len(dataset),
@@ -208,14 +214,19 @@ class Trainer:
         self.model.train()
         try:
             while self.step < cfg.steps:
-                metrics = self.train_step([next(train_iter) for _ in range(cfg.grad_accum)])
+                micro_batches = [next(train_iter) for _ in range(cfg.grad_accum)]
+                # a batch whose every utterance was unreadable comes as {}: every rank skips the step
+                readable = all_agree(all(micro_batches), self.dist)
+                metrics = self.train_step(micro_batches) if readable else None
                 if metrics is None:
                     bad_steps += 1
-                    log.warning("step %d: loss is NaN or Inf; step skipped (%d in a row)", self.step, bad_steps)
+                    why = "loss is NaN or Inf" if readable else "no utterance of the batch could be read"
+                    log.warning("step %d: %s; step skipped (%d in a row)", self.step, why, bad_steps)
                     if bad_steps >= cfg.max_bad_steps:
                         raise TTSError(
-                            f"the loss was NaN/Inf for {bad_steps} steps in a row at step {self.step}: lower the "
-                            "learning rate, check the data, or resume from an earlier checkpoint"
+                            f"{bad_steps} steps in a row were skipped at step {self.step} (the last: {why}): "
+                            "check the data (the warnings name unreadable files), lower the learning rate, or "
+                            "resume from an earlier checkpoint"
                         )
                     continue
                 bad_steps = 0
