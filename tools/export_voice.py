@@ -16,7 +16,6 @@ counters) come from the newest file.
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 
 import torch
@@ -24,11 +23,12 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from tts_pipeline.fileio import atomic_output
+from tts_pipeline.training.checkpoints import model_files
 
 
 def latest_model_files(run: Path, count: int = 1) -> list[Path]:
     """The run's ``count`` model_<step>.safetensors with the highest steps, oldest first."""
-    files = sorted(run.glob("model_*.safetensors"), key=lambda p: int(re.sub(r"\D", "", p.stem) or 0))
+    files = model_files(run)
     if not files:
         raise SystemExit(f"error: no model_*.safetensors in {run}: train first (tts-pipeline train ...)")
     if len(files) < count:

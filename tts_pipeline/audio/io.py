@@ -69,12 +69,12 @@ def write_audio(path: str | Path, audio: torch.Tensor | np.ndarray, sample_rate:
             sf.write(str(tmp), pcm, sample_rate, subtype="PCM_16", format=ext[1:].upper())
 
 
-_NPY_MAGIC = b"\x93NUMPY"
-
-
 def to_pcm16(samples: np.ndarray) -> np.ndarray:
     """Float samples -> int16, clipped first (NVIDIA's scripts wrapped loud samples instead)."""
     return np.round(np.clip(samples, -1.0, 1.0) * 32767.0).astype(np.int16)
+
+
+_NPY_MAGIC = b"\x93NUMPY"  # the first bytes of every .npy file
 
 
 def _read_npy_mel(p: Path) -> np.ndarray:

@@ -57,13 +57,18 @@ def _by_step(output_dir: Path, pattern: re.Pattern[str], glob: str) -> list[tupl
     return sorted((int(m.group(1)), p) for p in output_dir.glob(glob) if (m := pattern.search(p.name)))
 
 
+def model_files(output_dir: Path) -> list[Path]:
+    """The run's ``model_<step>.safetensors`` files, oldest first."""
+    return [path for _, path in _by_step(output_dir, _MODEL_NAME, "model_*.safetensors")]
+
+
 def prune(output_dir: Path, keep_last: int, keep_models: int | None = None) -> None:
     """Delete all but the newest ``keep_last`` checkpoints and the newest ``keep_models`` model files
     (None: ``keep_last`` of them, so a checkpoint and its model file go together)."""
     for _, path in _by_step(output_dir, _NAME, "checkpoint_*.pt")[:-keep_last]:
         path.unlink(missing_ok=True)
     models = keep_last if keep_models is None else keep_models
-    for _, path in _by_step(output_dir, _MODEL_NAME, "model_*.safetensors")[:-models]:
+    for path in model_files(output_dir)[:-models]:
         path.unlink(missing_ok=True)
 
 

@@ -46,8 +46,13 @@ def read_filelist(path: str | Path) -> list[Utterance]:
 def existing_audio(utterances: list[Utterance], source: str | Path) -> list[Utterance]:
     """The utterances whose audio file exists. A warning counts and names the missing ones; none existing
     is an error (a list's paths are relative to its own folder, a common slip)."""
-    present = [u for u in utterances if u.audio.is_file()]
-    missing = [u.audio for u in utterances if not u.audio.is_file()]
+    present: list[Utterance] = []
+    missing: list[Path] = []
+    for utterance in utterances:
+        if utterance.audio.is_file():
+            present.append(utterance)
+        else:
+            missing.append(utterance.audio)
     if not present:
         raise ConfigError(
             f"none of the {len(utterances)} audio files named in {source} exists (the first: {missing[0]}); "
