@@ -25,7 +25,10 @@ babbling model is wide (two sentences: 61.5% and 84.6% WER with seeds 1 and 0).
 
 ``copy`` vocodes the NVIDIA mel of each recording and compares with the recording: PESQ (wide band, at
 16 kHz), STOI, and the mean absolute difference of the two NVIDIA log mels (natural log; 0 would be the
-recording's own mel), which still moves while a young vocoder's PESQ sits at its floor. ``--sigma`` and
+recording's own mel), which still moves while a young vocoder's PESQ sits at its floor. A second line says
+where the difference is (``noise_floor``): how far the pauses (the recording's quietest 15% of frames) sit
+above the recording's, which is the hiss a listener hears between words, and the offset of the louder half
+of the frames in the low, middle and high thirds of the mel bands. ``--sigma`` and
 ``--denoiser-strength`` take several values and score every combination, which is how a voice's vocoder
 settings (``options`` in its ``voice.toml``) are chosen. Wherever a pipeline is used and ``--config`` is
 not given, it is the bundled voice.
@@ -179,6 +182,32 @@ def with_vocoder_options(config_path: Path | None, **options: float):
     return dataclasses.replace(config, vocoder=vocoder)
 
 
+@dataclasses.dataclass(frozen=True)
+class NoiseFloor:
+    """Where a vocoded clip's log mel departs from the recording's, in nats (natural log)."""
+
+    pause_excess: float  # mean over the recording's quietest 15% of frames
+    voiced_bands: tuple[float, float, float]  # low / middle / high thirds of the bands, louder half of the frames
+
+
+def noise_floor(reference: torch.Tensor, vocoded: torch.Tensor) -> NoiseFloor:
+    """Compare two log mels ``[n_mel, frames]`` (cut to the shorter) frame by frame.
+
+    Frames are ranked by the recording's mean log mel: the quietest 15% are its pauses, the louder half its
+    speech. A vocoder that hisses shows a positive ``pause_excess``; one that colours the voice shows
+    band offsets away from 0.
+    """
+    frames = min(reference.shape[-1], vocoded.shape[-1])
+    reference, vocoded = reference[:, :frames], vocoded[:, :frames]
+    loudness = reference.mean(0)
+    pauses = loudness <= loudness.quantile(0.15)
+    speech = loudness >= loudness.quantile(0.5)  # never empty, ties or not
+    difference = vocoded - reference
+    thirds = torch.tensor_split(torch.arange(reference.shape[0]), 3)
+    bands = tuple(float(difference[rows][:, speech].mean()) for rows in thirds)
+    return NoiseFloor(float(difference[:, pauses].mean()), bands)
+
+
 def copy_synthesis(args) -> None:
     """PESQ/STOI of copy synthesis for each combination of --sigma and --denoiser-strength."""
     from pesq import pesq
@@ -189,7 +218,7 @@ def copy_synthesis(args) -> None:
     for sigma, strength in grid:
         options = {k: v for k, v in (("sigma", sigma), ("denoiser_strength", strength)) if v is not None}
         pipeline = Pipeline.from_config(with_vocoder_options(args.config, **options))
-        pesq_scores, stoi_scores, mel_distances = [], [], []
+        pesq_scores, stoi_scores, mel_distances, floors = [], [], [], []
         for item in items:
             audio, rate = read_audio(item.audio, pipeline.sample_rate)
             out = pipeline.vocode(compute_mel(audio), seed=0).samples
@@ -198,12 +227,20 @@ def copy_synthesis(args) -> None:
             wide = pesq(16000, resample(ref, rate, 16000).numpy(), resample(deg, rate, 16000).numpy(), "wb")
             pesq_scores.append(wide)
             stoi_scores.append(stoi(ref.numpy(), deg.numpy(), rate, extended=False))
-            mel_distances.append(float((compute_mel(deg) - compute_mel(ref)).abs().mean()))
+            ref_mel, deg_mel = compute_mel(ref), compute_mel(deg)
+            mel_distances.append(float((deg_mel - ref_mel).abs().mean()))
+            floors.append(noise_floor(ref_mel, deg_mel))
         settings = ", ".join(f"{k} {v}" for k, v in options.items()) or "configured settings"
         print(
             f"copy synthesis over {len(pesq_scores)} clips of {args.list} ({settings}): "
             f"PESQ (wb) {statistics.mean(pesq_scores):.2f}, STOI {statistics.mean(stoi_scores):.3f}, "
             f"log-mel L1 {statistics.mean(mel_distances):.2f}",
+            flush=True,
+        )
+        bands = " / ".join(f"{statistics.mean(f.voiced_bands[i] for f in floors):+.2f}" for i in range(3))
+        print(
+            f"  pauses {statistics.mean(f.pause_excess for f in floors):+.2f} nats against the recordings', "
+            f"speech low / middle / high bands {bands} nats",
             flush=True,
         )
 
