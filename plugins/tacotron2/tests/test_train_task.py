@@ -7,6 +7,7 @@ import pytest
 import torch
 from tts_pipeline_tacotron2.checkpoint import build_tacotron2, load_tacotron2_checkpoint, save_tacotron2
 from tts_pipeline_tacotron2.guided import guided_attention_loss, guided_attention_weights
+from tts_pipeline_tacotron2.layers import length_mask
 from tts_pipeline_tacotron2.model import InferenceOutput
 from tts_pipeline_tacotron2.text import CMUDict, text_to_sequence
 from tts_pipeline_tacotron2.train_task import Tacotron2Task, Tacotron2TrainOptions
@@ -162,6 +163,8 @@ def test_option_errors():
         Tacotron2TrainOptions(p_arpabet=1.5)
     with pytest.raises(ConfigError, match="teacher_forcing"):
         Tacotron2TrainOptions(teacher_forcing=1.2)
+    with pytest.raises(ConfigError, match="mel_loss"):
+        Tacotron2TrainOptions(mel_loss="l2")
 
 
 def test_scheduled_sampling_changes_training_steps_but_not_validation(items):
@@ -177,6 +180,25 @@ def test_scheduled_sampling_changes_training_steps_but_not_validation(items):
     torch.manual_seed(1)
     free = sampled.loss(model, batch)[1]["mel_loss"]
     assert free != pytest.approx(plain, rel=1e-3)
+
+
+def test_mel_loss_option_picks_the_distance(items):
+    """The mel term is D(mel) + D(mel_postnet) over real frames, for each named distance."""
+    torch.manual_seed(0)
+    model = task(3).build_model().eval()
+    batch = task(3).collate(items)
+    with torch.no_grad():
+        out = model(batch["text"], batch["text_lengths"], batch["mel"], batch["mel_lengths"])
+    cells = length_mask(batch["mel_lengths"], batch["mel"].shape[2], batch["mel"].device)[:, None, :]
+    cells = cells.expand_as(batch["mel"])
+    errors = [(m.float()[cells] - batch["mel"][cells]) for m in (out.mel, out.mel_postnet)]
+    l1 = sum(float(e.abs().mean()) for e in errors)
+    mse = sum(float(e.pow(2).mean()) for e in errors)
+    for name, expected in (("mse", mse), ("l1", l1), ("l1+mse", l1 + mse)):
+        with torch.no_grad():
+            got = task(3, mel_loss=name).loss(model, batch)[1]["mel_loss"]
+        assert got == pytest.approx(expected, rel=1e-5), name
+    assert l1 != pytest.approx(mse, rel=1e-2)
 
 
 def test_guided_attention_weights_follow_the_diagonal_of_each_utterance():

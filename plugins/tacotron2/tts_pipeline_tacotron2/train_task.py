@@ -1,4 +1,4 @@
-"""Training Tacotron2 with the core loop: teacher forcing, masked mel MSE (before and after the postnet)
+"""Training Tacotron2 with the core loop: teacher forcing, masked mel MSE or L1 (before and after the postnet)
 plus the stop-gate BCE (one target per decoder step of r = n_frames_per_step frames), optionally guided
 attention, alignment plots and free-running figures at validation, warm start from published weights."""
 
@@ -29,6 +29,13 @@ from .model import Tacotron2
 from .text import CMUDict, text_to_sequence
 
 
+def _l1_mse(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return F.l1_loss(prediction, target) + F.mse_loss(prediction, target)
+
+
+MEL_LOSSES = {"mse": F.mse_loss, "l1": F.l1_loss, "l1+mse": _l1_mse}
+
+
 @dataclass
 class Tacotron2TrainOptions:
     """The ``[model]`` table for ``tts-pipeline train tacotron2``."""
@@ -48,6 +55,9 @@ class Tacotron2TrainOptions:
     # probability that a training step reads the true previous frame rather than the decoder's own prediction
     # (1: teacher forcing, as published; below 1: scheduled sampling, closer to inference). Validation: 1.
     teacher_forcing: float = 1.0
+    # distance of the predicted mels to the recording's: "mse" (as published), "l1" (less blur: the median
+    # rather than the mean of what the model cannot tell apart) or "l1+mse" (ESPnet's default)
+    mel_loss: str = "mse"
 
     def config(self) -> Tacotron2Config:
         if self.preset not in PRESETS:
@@ -68,6 +78,8 @@ class Tacotron2TrainOptions:
             raise ConfigError(
                 f"model.teacher_forcing is a probability in [0, 1] (1: as published), not {self.teacher_forcing}"
             )
+        if self.mel_loss not in MEL_LOSSES:
+            raise ConfigError(f"model.mel_loss must be one of {', '.join(MEL_LOSSES)}, not {self.mel_loss!r}")
         if not 0 < self.guided_attention_sigma <= 1:
             raise ConfigError(
                 f"model.guided_attention_sigma is a fraction of the utterance in (0, 1] (usual: 0.2), "
@@ -121,7 +133,7 @@ class TextMelDataset(Dataset):
 
 
 class Tacotron2Task(TrainTask):
-    """Tacotron 2 trained as published: teacher forcing, mel MSE + gate BCE, padding masked."""
+    """Tacotron 2 trained as published (teacher forcing, mel MSE + gate BCE, padding masked), with options."""
 
     name = "tacotron2"
     Options = Tacotron2TrainOptions
@@ -183,8 +195,9 @@ class Tacotron2Task(TrainTask):
         return {"text": text, "text_lengths": text_lengths, "mel": mel, "mel_lengths": mel_lengths, "gate": gate}
 
     def loss(self, model: nn.Module, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
-        """MSE(mel) + MSE(mel_postnet), each a mean over real frames, + BCE(gate), a mean over the decoder
-        steps that hold a real frame (the last, the one with target 1, weighted by gate_positive_weight),
+        """D(mel) + D(mel_postnet), each a mean over real frames with D the ``mel_loss`` distance, + BCE(gate),
+        a mean over the decoder steps that hold a real frame (the last, the one with target 1, weighted by
+        gate_positive_weight),
         + guided_attention x the mean off-diagonal attention per real frame. Training steps feed the decoder
         its own frames with probability 1 - teacher_forcing; validation always teacher-forces."""
         forcing = self.options.teacher_forcing if model.training else 1.0
@@ -192,7 +205,8 @@ class Tacotron2Task(TrainTask):
         valid = length_mask(batch["mel_lengths"], batch["mel"].shape[2], batch["mel"].device)
         cells = valid[:, None, :].expand_as(batch["mel"])
         target = batch["mel"][cells]
-        mel_loss = F.mse_loss(out.mel.float()[cells], target) + F.mse_loss(out.mel_postnet.float()[cells], target)
+        distance = MEL_LOSSES[self.options.mel_loss]
+        mel_loss = distance(out.mel.float()[cells], target) + distance(out.mel_postnet.float()[cells], target)
         step_lengths = decoder_steps(batch["mel_lengths"], self.frames_per_step)
         steps = length_mask(step_lengths, batch["gate"].shape[1], batch["gate"].device)
         positive = torch.tensor(self.options.gate_positive_weight, device=out.gate.device)
