@@ -197,9 +197,9 @@ class Tacotron2Task(TrainTask):
     def loss(self, model: nn.Module, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         """D(mel) + D(mel_postnet), each a mean over real frames with D the ``mel_loss`` distance, + BCE(gate),
         a mean over the decoder steps that hold a real frame (the last, the one with target 1, weighted by
-        gate_positive_weight),
-        + guided_attention x the mean off-diagonal attention per real frame. Training steps feed the decoder
-        its own frames with probability 1 - teacher_forcing; validation always teacher-forces."""
+        gate_positive_weight), + guided_attention x the mean off-diagonal attention per real frame. Training
+        steps feed the decoder its own frames with probability 1 - teacher_forcing; validation always
+        teacher-forces."""
         forcing = self.options.teacher_forcing if model.training else 1.0
         out = model(batch["text"], batch["text_lengths"], batch["mel"], batch["mel_lengths"], teacher_forcing=forcing)
         valid = length_mask(batch["mel_lengths"], batch["mel"].shape[2], batch["mel"].device)
