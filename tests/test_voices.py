@@ -106,6 +106,23 @@ def test_a_voice_in_training_warns_naming_only_the_models_used(voice_copy, caplo
     assert f"tacotron2 {voice.acoustic.note}, waveglow {voice.vocoder.note}" in message
 
 
+def test_a_voices_options_go_with_its_weights_and_yield_to_the_users(voice_copy, tmp_path):
+    manifest = voice_copy / "voice.toml"
+    text = manifest.read_text(encoding="utf-8")
+    text = "\n".join(line for line in text.splitlines() if not line.startswith("options"))
+    own_options = 'file = "tacotron2.safetensors"\noptions = { cmudict = "x.txt" }'
+    manifest.write_text(text.replace('file = "tacotron2.safetensors"', own_options), encoding="utf-8")
+    voice = voices.get_voice(DEFAULT_VOICE)
+    assert voice.acoustic.options == {"cmudict": "x.txt"}
+    filled = voices.apply_voice(load_config({}))
+    assert filled.acoustic.checkpoint == voice.acoustic.file and filled.acoustic.options["cmudict"] == "x.txt"
+    own = voices.apply_voice(load_config({"acoustic": {"name": "tacotron2", "cmudict": "mine.txt"}}))
+    assert own.acoustic.options["cmudict"] == "mine.txt"
+    # other weights than the voice's: the voice's options (made for its weights) are not applied
+    other = voices.apply_voice(load_config({"acoustic": {"name": "tacotron2", "checkpoint": str(tmp_path / "t.pt")}}))
+    assert "cmudict" not in other.acoustic.options
+
+
 def test_update_voice_refreshes_manifest_and_card(voice_copy):
     data = bytearray((voice_copy / "tacotron2.safetensors").read_bytes())
     data[-1] ^= 1  # a different float16 value: new weights dropped in
