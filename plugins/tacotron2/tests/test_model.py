@@ -323,6 +323,41 @@ def test_scheduled_sampling_mixes_true_and_own_frames_per_item(make_tacotron2):
         model(text, text_lengths, mels, mel_lengths, teacher_forcing=1.5)
 
 
+@pytest.mark.parametrize("r", [1, 3])
+def test_attention_forcing_with_the_models_own_attention_changes_nothing(make_tacotron2, r):
+    """Forced to attend as it would anyway, the decoder gives the same outputs, to the last bit."""
+    model = make_tacotron2(n_frames_per_step=r)
+    text, text_lengths = pad_texts(TEXTS[:2])
+    mels, mel_lengths = torch.randn(2, 8, 11), torch.tensor([11, 7])  # 11 frames: not whole steps
+    plain = model(text, text_lengths, mels, mel_lengths, prenet_dropout=False)
+    forced = model(text, text_lengths, mels, mel_lengths, prenet_dropout=False, forced_alignment=plain.alignments)
+    for name in ("mel", "mel_postnet", "gate", "alignments"):
+        torch.testing.assert_close(getattr(forced, name), getattr(plain, name), rtol=0, atol=0, msg=name)
+
+
+def test_attention_forcing_reads_the_memory_with_the_given_weights(make_tacotron2):
+    """Forced weights decide what the decoder reads; the alignments returned are still its own."""
+    r = 2
+    model = make_tacotron2(n_frames_per_step=r)
+    text, text_lengths = pad_texts(TEXTS[:1])
+    mels, mel_lengths = torch.randn(1, 8, 10), torch.tensor([10])
+    plain = model(text, text_lengths, mels, mel_lengths, prenet_dropout=False)
+    outputs = {}
+    for position in (0, 6):
+        forced = torch.zeros(1, 10, 7)
+        forced[:, :, position] = 1.0
+        out = model(text, text_lengths, mels, mel_lengths, prenet_dropout=False, forced_alignment=forced)
+        outputs[position] = out
+        torch.testing.assert_close(out.alignments.sum(-1), torch.ones(1, 10))
+        assert not torch.allclose(out.alignments, forced)
+    assert not torch.allclose(outputs[0].mel, outputs[6].mel)
+    assert not torch.allclose(outputs[0].mel, plain.mel)
+    # The first step's own attention sees no forced weights yet (its previous weights are the zero state).
+    torch.testing.assert_close(outputs[0].alignments[:, :r], plain.alignments[:, :r], rtol=0, atol=0)
+    with pytest.raises(ValueError, match="forced_alignment"):
+        model.decoder(torch.randn(1, 7, 16), torch.ones(1, 7, dtype=torch.bool), mels, False, 1.0, torch.ones(1, 4, 7))
+
+
 def test_infer_feeds_the_last_frame_of_each_step(make_tacotron2):
     r, n_mel = 3, 8
     model = set_gate(make_tacotron2(n_frames_per_step=r), bias=-50.0)

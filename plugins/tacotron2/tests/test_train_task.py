@@ -1,6 +1,7 @@
 """Training Tacotron2: batches, masked loss, learning, warm start, validation plots."""
 
 import logging
+import math
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from tts_pipeline_tacotron2.guided import guided_attention_loss, guided_attentio
 from tts_pipeline_tacotron2.layers import length_mask
 from tts_pipeline_tacotron2.model import InferenceOutput
 from tts_pipeline_tacotron2.text import CMUDict, text_to_sequence
-from tts_pipeline_tacotron2.train_task import Tacotron2Task, Tacotron2TrainOptions
+from tts_pipeline_tacotron2.train_task import Tacotron2Task, Tacotron2TrainOptions, attention_kl
 
 from tts_pipeline.errors import CheckpointError, ConfigError
 from tts_pipeline.training.data import Utterance, read_filelist
@@ -165,6 +166,8 @@ def test_option_errors():
         Tacotron2TrainOptions(teacher_forcing=1.2)
     with pytest.raises(ConfigError, match="mel_loss"):
         Tacotron2TrainOptions(mel_loss="l2")
+    with pytest.raises(ConfigError, match="attention_forcing"):
+        Tacotron2TrainOptions(attention_forcing=-0.5)
 
 
 def test_scheduled_sampling_changes_training_steps_but_not_validation(items):
@@ -268,3 +271,58 @@ def test_gate_positive_weight_scales_the_stop_step_alone(items):
     expected = torch.cat(terms).mean()
     assert t.loss(model, batch)[1]["gate_loss"] == pytest.approx(float(expected), rel=1e-5)
     assert task(3).loss(model, batch)[1]["gate_loss"] < float(expected)
+
+
+def test_attention_kl_by_hand():
+    uniform = torch.full((1, 3, 4), 0.25)
+    sharp = torch.tensor([[[1.0, 0.0, 0.0, 0.0]] * 3])
+    assert float(attention_kl(uniform, uniform, torch.tensor([3]))) == pytest.approx(0.0, abs=1e-7)
+    assert float(attention_kl(uniform, sharp, torch.tensor([3]))) == pytest.approx(math.log(4), rel=1e-6)
+    # padding frames (past the length) do not count
+    padded = torch.cat([uniform, sharp[:, :1]], dim=1), torch.cat([sharp, uniform[:, :1]], dim=1)
+    assert float(attention_kl(*padded, torch.tensor([3]))) == pytest.approx(math.log(4), rel=1e-6)
+
+
+def test_attention_forcing_trains_on_own_frames_in_training_steps_only(items):
+    """Training steps: the decoder attends as a teacher-forced pass did and reads its own frames, and the KL of
+    its own attention from that pass's joins the loss (with gradients into the attention); validation is
+    plain teacher forcing."""
+    no_dropout = {"p_prenet_dropout": 0.0, "p_attention_dropout": 0.0, "p_decoder_dropout": 0.0}
+
+    def make(**options) -> Tacotron2Task:
+        return Tacotron2Task(
+            Tacotron2TrainOptions(preset="tiny", model={"n_frames_per_step": 3, **no_dropout}, **options)
+        )
+
+    plain, forcing = make(), make(teacher_forcing=0.0, attention_forcing=2.0)
+    torch.manual_seed(0)
+    model = plain.build_model()
+    batch = plain.collate(items)
+    model.eval()
+    assert forcing.loss(model, batch)[1] == plain.loss(model, batch)[1]
+    model.train()  # the encoder's and postnet's dropout stay: the same seed gives the same draws below
+    torch.manual_seed(1)
+    loss, metrics = forcing.loss(model, batch)
+    assert metrics["attention_forcing_loss"] > 0
+    assert metrics["loss"] == pytest.approx(
+        metrics["mel_loss"] + metrics["gate_loss"] + 2.0 * metrics["attention_forcing_loss"], rel=1e-5
+    )
+    loss.backward()
+    attention = model.decoder.attention_layer.query_layer.linear_layer.weight
+    assert attention.grad is not None and attention.grad.abs().sum() > 0
+    # the same pass by hand: attend as the teacher-forced pass did, read the decoder's own frames
+    inputs = (batch["text"], batch["text_lengths"], batch["mel"], batch["mel_lengths"])
+    torch.manual_seed(1)
+    with torch.no_grad():
+        reference = model(*inputs).alignments
+        out = model(*inputs, teacher_forcing=0.0, forced_alignment=reference)
+    cells = length_mask(batch["mel_lengths"], batch["mel"].shape[2], batch["mel"].device)[:, None, :]
+    cells = cells.expand_as(batch["mel"])
+    by_hand = sum(float((m[cells] - batch["mel"][cells]).pow(2).mean()) for m in (out.mel, out.mel_postnet))
+    assert metrics["mel_loss"] == pytest.approx(by_hand, rel=1e-5)
+    # the same draws without the forced attention: the decoder's own attention, other frames
+    torch.manual_seed(1)
+    with torch.no_grad():
+        model(*inputs)
+        unforced = model(*inputs, teacher_forcing=0.0)
+    assert not torch.allclose(unforced.mel, out.mel, atol=1e-3)

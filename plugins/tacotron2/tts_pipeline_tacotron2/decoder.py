@@ -85,16 +85,19 @@ class Decoder(nn.Module):
         memory: torch.Tensor,
         processed_memory: torch.Tensor,
         mask: torch.Tensor,
+        forced_weights: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """One decoder step; updates ``state`` in place.
 
         Args:
             prenet_out: [B, prenet_dim] prenet output of the previous step's last frame.
             memory: [B, N, memory_dim]; processed_memory: [B, N, attention_dim]; mask: [B, N] bool.
+            forced_weights: [B, N] attention weights to read the memory with instead of the decoder's own
+                (attention forcing); the state carries them on, so the next step's location features see them.
 
         Returns:
             frames [B, n_mel_channels * r] (the step's r frames one after another), gate logit [B],
-            attention weights [B, N].
+            the decoder's own attention weights [B, N] (computed even when forced).
         """
         s = state
         rnn_input = torch.cat([prenet_out, s.context], dim=-1)
@@ -102,7 +105,11 @@ class Decoder(nn.Module):
         s.attention_hidden = F.dropout(s.attention_hidden, self.config.p_attention_dropout, self.training)
 
         weights_cat = torch.stack([s.weights, s.cum_weights], dim=1)
-        s.context, s.weights = self.attention_layer(s.attention_hidden, memory, processed_memory, weights_cat, mask)
+        s.context, own_weights = self.attention_layer(s.attention_hidden, memory, processed_memory, weights_cat, mask)
+        s.weights = own_weights
+        if forced_weights is not None:
+            s.weights = forced_weights.to(own_weights.dtype)
+            s.context = torch.bmm(s.weights[:, None, :], memory).squeeze(1)
         s.cum_weights = s.cum_weights + s.weights
 
         rnn_input = torch.cat([s.attention_hidden, s.context], dim=-1)
@@ -110,7 +117,7 @@ class Decoder(nn.Module):
         s.decoder_hidden = F.dropout(s.decoder_hidden, self.config.p_decoder_dropout, self.training)
 
         out = torch.cat([s.decoder_hidden, s.context], dim=-1)
-        return self.linear_projection(out), self.gate_layer(out).squeeze(-1), s.weights
+        return self.linear_projection(out), self.gate_layer(out).squeeze(-1), own_weights
 
     def forward(
         self,
@@ -119,6 +126,7 @@ class Decoder(nn.Module):
         mels: torch.Tensor,
         prenet_dropout: bool,
         teacher_forcing: float = 1.0,
+        forced_alignment: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Teacher forcing: step k reads the ground-truth frame r*k - 1, the last of step k-1 (a zero frame
         for k = 0), and predicts frames r*k .. r*k + r - 1.
@@ -127,18 +135,28 @@ class Decoder(nn.Module):
         after the first, the ground-truth frame with that probability and otherwise the decoder's own
         prediction of it (detached), as at inference; 0 runs free like :meth:`infer` for T frames.
 
+        With ``forced_alignment`` (attention forcing, Dou et al. 2019) each step reads the memory with the
+        given weights instead of its own, so however the decoder's frames drift its output stays on the
+        timing of those weights (a teacher-forced pass's, which follow the recording).
+
         Args:
             memory: [B, N, memory_dim]; mask: [B, N] bool, True on real text positions.
             mels: [B, n_mel_channels, T] target mels; T need not be a multiple of r.
+            forced_alignment: None, or [B, S, N] attention weights per decoder step.
 
         Returns:
             mel [B, n_mel_channels, T], gate logits [B, S] with S = ceil(T / r) steps,
-            alignments [B, T, N] (each step's weights repeated for its r frames).
+            alignments [B, T, N] (each step's own weights, even where forced, repeated for its r frames).
         """
         if not 0.0 <= teacher_forcing <= 1.0:
             raise ValueError(f"teacher_forcing is a probability in [0, 1], not {teacher_forcing}")
         n_frames, n_mel = mels.shape[2], self.config.n_mel_channels
         n_steps = decoder_steps(n_frames, self.config.n_frames_per_step)
+        if forced_alignment is not None and forced_alignment.shape != (memory.shape[0], n_steps, memory.shape[1]):
+            raise ValueError(
+                f"forced_alignment must be [B, S, N] = {(memory.shape[0], n_steps, memory.shape[1])}, "
+                f"got {tuple(forced_alignment.shape)}"
+            )
         teacher = self._teacher_inputs(mels, n_steps)
         # all steps' prenet in one call when every input is known in advance
         prenet_out = self.prenet(teacher, dropout=prenet_dropout) if teacher_forcing == 1.0 else None
@@ -156,7 +174,8 @@ class Decoder(nn.Module):
                     use_own = torch.rand(frame.shape[0], 1, device=frame.device) >= teacher_forcing
                     frame = torch.where(use_own, own.to(frame.dtype), frame)
                 step_in = self.prenet(frame, dropout=prenet_dropout)
-            frames, gate, weights = self.step(step_in, state, memory, processed_memory, mask)
+            forced = None if forced_alignment is None else forced_alignment[:, k]
+            frames, gate, weights = self.step(step_in, state, memory, processed_memory, mask, forced)
             outputs.append(frames)
             gates.append(gate)
             alignments.append(weights)

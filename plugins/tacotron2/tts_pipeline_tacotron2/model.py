@@ -96,6 +96,7 @@ class Tacotron2(nn.Module):
         mel_lengths: torch.Tensor,
         prenet_dropout: bool | None = None,
         teacher_forcing: float = 1.0,
+        forced_alignment: torch.Tensor | None = None,
     ) -> Tacotron2Output:
         """Teacher-forced pass for training and validation.
 
@@ -106,6 +107,9 @@ class Tacotron2(nn.Module):
             prenet_dropout: None follows the training mode; NVIDIA keeps it on even in validation (True).
             teacher_forcing: probability that a step reads the ground-truth frame rather than the decoder's
                 own prediction (1: plain teacher forcing, as published; see :meth:`Decoder.forward`).
+            forced_alignment: None, or [B, T, N] attention weights per frame (e.g. the ``alignments`` of a
+                teacher-forced pass) for the decoder to read the memory with instead of its own (attention
+                forcing); each step takes the weights of its first frame.
 
         Returns:
             :class:`Tacotron2Output`; dropout elsewhere follows the training mode.
@@ -118,7 +122,10 @@ class Tacotron2(nn.Module):
         memory, text_mask = self._encode(text, text_lengths)
         mel_mask = length_mask(mel_lengths, mels.shape[2], mels.device)
         dropout = self.training if prenet_dropout is None else prenet_dropout
-        mel, gate, alignments = self.decoder(memory, text_mask, mels, dropout, teacher_forcing)
+        forced = None
+        if forced_alignment is not None:
+            forced = forced_alignment[:, :: self.config.n_frames_per_step]
+        mel, gate, alignments = self.decoder(memory, text_mask, mels, dropout, teacher_forcing, forced)
 
         keep = mel_mask[:, None, :].to(mel.dtype)
         mel = mel * keep

@@ -1,6 +1,7 @@
 """Training Tacotron2 with the core loop: teacher forcing, masked mel MSE or L1 (before and after the postnet)
 plus the stop-gate BCE (one target per decoder step of r = n_frames_per_step frames), optionally guided
-attention, alignment plots and free-running figures at validation, warm start from published weights."""
+attention, scheduled sampling and attention forcing, alignment plots and free-running figures at validation,
+warm start from published weights."""
 
 from __future__ import annotations
 
@@ -36,6 +37,18 @@ def _l1_mse(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 MEL_LOSSES = {"mse": F.mse_loss, "l1": F.l1_loss, "l1+mse": _l1_mse}
 
 
+def attention_kl(alignments: torch.Tensor, reference: torch.Tensor, mel_lengths: torch.Tensor) -> torch.Tensor:
+    """KL(reference || alignments) per frame, averaged over real frames (nats).
+
+    alignments, reference: [B, T, N] attention weights per frame (rows sum to 1 on real frames);
+    mel_lengths: [B].
+    """
+    tiny = torch.finfo(torch.float32).tiny
+    ref, own = reference.float(), alignments.float()
+    per_frame = (ref * (ref.clamp(min=tiny).log() - own.clamp(min=tiny).log())).sum(dim=2)
+    return per_frame[length_mask(mel_lengths, alignments.shape[1], alignments.device)].mean()
+
+
 @dataclass
 class Tacotron2TrainOptions:
     """The ``[model]`` table for ``tts-pipeline train tacotron2``."""
@@ -58,6 +71,12 @@ class Tacotron2TrainOptions:
     # distance of the predicted mels to the recording's: "mse" (as published), "l1" (less blur: the median
     # rather than the mean of what the model cannot tell apart) or "l1+mse" (ESPnet's default)
     mel_loss: str = "mse"
+    # attention forcing (Dou et al. 2019), for fine-tuning a model that already aligns: > 0 runs each training
+    # step twice, first teacher-forced without gradients for its attention, then with the decoder reading its
+    # own frames with probability 1 - teacher_forcing while it attends as the first pass did, so its frames
+    # stay on the recording's timing and the mel loss compares like with like; this is the weight of the
+    # KL divergence that pulls the decoder's own attention in that pass onto the first pass's (0: off)
+    attention_forcing: float = 0.0
 
     def config(self) -> Tacotron2Config:
         if self.preset not in PRESETS:
@@ -78,6 +97,8 @@ class Tacotron2TrainOptions:
             raise ConfigError(
                 f"model.teacher_forcing is a probability in [0, 1] (1: as published), not {self.teacher_forcing}"
             )
+        if self.attention_forcing < 0:
+            raise ConfigError(f"model.attention_forcing is a loss weight >= 0 (0: off), not {self.attention_forcing}")
         if self.mel_loss not in MEL_LOSSES:
             raise ConfigError(f"model.mel_loss must be one of {', '.join(MEL_LOSSES)}, not {self.mel_loss!r}")
         if not 0 < self.guided_attention_sigma <= 1:
@@ -199,9 +220,15 @@ class Tacotron2Task(TrainTask):
         a mean over the decoder steps that hold a real frame (the last, the one with target 1, weighted by
         gate_positive_weight), + guided_attention x the mean off-diagonal attention per real frame. Training
         steps feed the decoder its own frames with probability 1 - teacher_forcing; validation always
-        teacher-forces."""
+        teacher-forces. With ``attention_forcing`` a training step's decoder attends as a teacher-forced pass
+        without gradients did, and the KL divergence of its own attention from that pass's is added."""
         forcing = self.options.teacher_forcing if model.training else 1.0
-        out = model(batch["text"], batch["text_lengths"], batch["mel"], batch["mel_lengths"], teacher_forcing=forcing)
+        inputs = (batch["text"], batch["text_lengths"], batch["mel"], batch["mel_lengths"])
+        reference = None
+        if model.training and self.options.attention_forcing > 0:
+            with torch.no_grad():
+                reference = model(*inputs).alignments
+        out = model(*inputs, teacher_forcing=forcing, forced_alignment=reference)
         valid = length_mask(batch["mel_lengths"], batch["mel"].shape[2], batch["mel"].device)
         cells = valid[:, None, :].expand_as(batch["mel"])
         target = batch["mel"][cells]
@@ -220,6 +247,10 @@ class Tacotron2Task(TrainTask):
             )
             loss = loss + self.options.guided_attention * guide
             metrics["attention_loss"] = float(guide.detach())
+        if reference is not None:
+            forced = attention_kl(out.alignments, reference, batch["mel_lengths"])
+            loss = loss + self.options.attention_forcing * forced
+            metrics["attention_forcing_loss"] = float(forced.detach())
         return loss, {"loss": float(loss.detach()), **metrics}
 
     def save_model(self, model: nn.Module, path: Path) -> None:
