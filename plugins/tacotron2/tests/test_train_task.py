@@ -166,6 +166,8 @@ def test_option_errors():
         Tacotron2TrainOptions(teacher_forcing=1.2)
     with pytest.raises(ConfigError, match="mel_loss"):
         Tacotron2TrainOptions(mel_loss="l2")
+    with pytest.raises(ConfigError, match="delta_loss"):
+        Tacotron2TrainOptions(delta_loss=-1.0)
     with pytest.raises(ConfigError, match="attention_forcing"):
         Tacotron2TrainOptions(attention_forcing=-0.5)
 
@@ -202,6 +204,30 @@ def test_mel_loss_option_picks_the_distance(items):
             got = task(3, mel_loss=name).loss(model, batch)[1]["mel_loss"]
         assert got == pytest.approx(expected, rel=1e-5), name
     assert l1 != pytest.approx(mse, rel=1e-2)
+
+
+def test_delta_loss_scores_frame_to_frame_changes_of_real_frames(items):
+    """The delta term is D(diff(mel)) + D(diff(mel_postnet)) against diff(recording) over neighbouring real
+    frames, added with its weight."""
+    torch.manual_seed(0)
+    model = task(3).build_model().eval()
+    batch = task(3).collate(items)
+    with torch.no_grad():
+        out = model(batch["text"], batch["text_lengths"], batch["mel"], batch["mel_lengths"])
+    valid = length_mask(batch["mel_lengths"], batch["mel"].shape[2], batch["mel"].device)
+    pairs = (valid[:, 1:] & valid[:, :-1])[:, None, :].expand(-1, batch["mel"].shape[1], -1)
+    change = batch["mel"].diff(dim=2)[pairs]
+    by_hand = sum(float((m.diff(dim=2)[pairs] - change).abs().mean()) for m in (out.mel, out.mel_postnet))
+    with torch.no_grad():
+        plain = task(3, mel_loss="l1").loss(model, batch)[1]
+        loss, metrics = task(3, mel_loss="l1", delta_loss=0.5).loss(model, batch)
+    assert metrics["delta_loss"] == pytest.approx(by_hand, rel=1e-5)
+    assert float(loss) == pytest.approx(plain["loss"] + 0.5 * by_hand, rel=1e-5)
+    assert "delta_loss" not in plain
+    # padding past a length is not a frame change: changing it changes nothing
+    padded = dict(batch, mel=batch["mel"].masked_fill(~valid[:, None, :], 5.0))
+    with torch.no_grad():
+        assert task(3, mel_loss="l1", delta_loss=0.5).loss(model, padded)[1]["delta_loss"] == pytest.approx(by_hand)
 
 
 def test_guided_attention_weights_follow_the_diagonal_of_each_utterance():

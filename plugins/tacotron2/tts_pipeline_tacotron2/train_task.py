@@ -77,6 +77,10 @@ class Tacotron2TrainOptions:
     # stay on the recording's timing and the mel loss compares like with like; this is the weight of the
     # KL divergence that pulls the decoder's own attention in that pass onto the first pass's (0: off)
     attention_forcing: float = 0.0
+    # weight of a distance between the frame-to-frame changes of the predicted and recorded mels (the same
+    # ``mel_loss`` distance, before and after the postnet): blurred (over-smoothed) frames change too little
+    # from one to the next, which the distance of the frames themselves barely sees (0: off, as published)
+    delta_loss: float = 0.0
 
     def config(self) -> Tacotron2Config:
         if self.preset not in PRESETS:
@@ -97,6 +101,8 @@ class Tacotron2TrainOptions:
             raise ConfigError(
                 f"model.teacher_forcing is a probability in [0, 1] (1: as published), not {self.teacher_forcing}"
             )
+        if self.delta_loss < 0:
+            raise ConfigError(f"model.delta_loss is a loss weight >= 0 (0: off), not {self.delta_loss}")
         if self.attention_forcing < 0:
             raise ConfigError(f"model.attention_forcing is a loss weight >= 0 (0: off), not {self.attention_forcing}")
         if self.mel_loss not in MEL_LOSSES:
@@ -234,6 +240,10 @@ class Tacotron2Task(TrainTask):
         target = batch["mel"][cells]
         distance = MEL_LOSSES[self.options.mel_loss]
         mel_loss = distance(out.mel.float()[cells], target) + distance(out.mel_postnet.float()[cells], target)
+        if self.options.delta_loss > 0:
+            pairs = cells[:, :, 1:] & cells[:, :, :-1]  # neighbouring real frames
+            change = batch["mel"].diff(dim=2)[pairs]
+            delta = sum(distance(m.float().diff(dim=2)[pairs], change) for m in (out.mel, out.mel_postnet))
         step_lengths = decoder_steps(batch["mel_lengths"], self.frames_per_step)
         steps = length_mask(step_lengths, batch["gate"].shape[1], batch["gate"].device)
         positive = torch.tensor(self.options.gate_positive_weight, device=out.gate.device)
@@ -241,6 +251,9 @@ class Tacotron2Task(TrainTask):
         gate_loss = F.binary_cross_entropy_with_logits(gate, gate_target, pos_weight=positive)
         loss = mel_loss + gate_loss
         metrics = {"mel_loss": float(mel_loss.detach()), "gate_loss": float(gate_loss.detach())}
+        if self.options.delta_loss > 0:
+            loss = loss + self.options.delta_loss * delta
+            metrics["delta_loss"] = float(delta.detach())
         if self.options.guided_attention > 0:
             guide = guided_attention_loss(
                 out.alignments, batch["mel_lengths"], batch["text_lengths"], self.options.guided_attention_sigma
