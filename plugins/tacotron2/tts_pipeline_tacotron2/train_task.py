@@ -1,7 +1,7 @@
 """Training Tacotron2 with the core loop: teacher forcing, masked mel MSE or L1 (before and after the postnet)
 plus the stop-gate BCE (one target per decoder step of r = n_frames_per_step frames), optionally guided
-attention, scheduled sampling and attention forcing, alignment plots and free-running figures at validation,
-warm start from published weights."""
+attention, a loss on frame-to-frame changes, scheduled sampling and attention forcing, alignment plots and
+free-running figures at validation, warm start from published weights."""
 
 from __future__ import annotations
 
@@ -226,8 +226,10 @@ class Tacotron2Task(TrainTask):
         a mean over the decoder steps that hold a real frame (the last, the one with target 1, weighted by
         gate_positive_weight), + guided_attention x the mean off-diagonal attention per real frame. Training
         steps feed the decoder its own frames with probability 1 - teacher_forcing; validation always
-        teacher-forces. With ``attention_forcing`` a training step's decoder attends as a teacher-forced pass
-        without gradients did, and the KL divergence of its own attention from that pass's is added."""
+        teacher-forces. With ``delta_loss``, delta_loss x D of the frame-to-frame changes (before and after
+        the postnet, over neighbouring real frames) is added. With ``attention_forcing`` a training step's
+        decoder attends as a teacher-forced pass without gradients did, and the KL divergence of its own
+        attention from that pass's is added."""
         forcing = self.options.teacher_forcing if model.training else 1.0
         inputs = (batch["text"], batch["text_lengths"], batch["mel"], batch["mel_lengths"])
         reference = None
@@ -240,10 +242,6 @@ class Tacotron2Task(TrainTask):
         target = batch["mel"][cells]
         distance = MEL_LOSSES[self.options.mel_loss]
         mel_loss = distance(out.mel.float()[cells], target) + distance(out.mel_postnet.float()[cells], target)
-        if self.options.delta_loss > 0:
-            pairs = cells[:, :, 1:] & cells[:, :, :-1]  # neighbouring real frames
-            change = batch["mel"].diff(dim=2)[pairs]
-            delta = sum(distance(m.float().diff(dim=2)[pairs], change) for m in (out.mel, out.mel_postnet))
         step_lengths = decoder_steps(batch["mel_lengths"], self.frames_per_step)
         steps = length_mask(step_lengths, batch["gate"].shape[1], batch["gate"].device)
         positive = torch.tensor(self.options.gate_positive_weight, device=out.gate.device)
@@ -252,6 +250,9 @@ class Tacotron2Task(TrainTask):
         loss = mel_loss + gate_loss
         metrics = {"mel_loss": float(mel_loss.detach()), "gate_loss": float(gate_loss.detach())}
         if self.options.delta_loss > 0:
+            pairs = cells[:, :, 1:] & cells[:, :, :-1]  # neighbouring real frames
+            change = batch["mel"].diff(dim=2)[pairs]
+            delta = sum(distance(m.float().diff(dim=2)[pairs], change) for m in (out.mel, out.mel_postnet))
             loss = loss + self.options.delta_loss * delta
             metrics["delta_loss"] = float(delta.detach())
         if self.options.guided_attention > 0:
