@@ -93,18 +93,15 @@ class Tacotron2TrainOptions:
             raise ConfigError(
                 f"model.gate_positive_weight is a loss weight > 0 (1: unweighted), not {self.gate_positive_weight}"
             )
-        if self.guided_attention < 0:
-            raise ConfigError(f"model.guided_attention is a loss weight >= 0 (0: off), not {self.guided_attention}")
+        for name in ("guided_attention", "delta_loss", "attention_forcing"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"model.{name} is a loss weight >= 0 (0: off), not {getattr(self, name)}")
         if not 0 <= self.p_arpabet <= 1:
             raise ConfigError(f"model.p_arpabet is a probability in [0, 1], not {self.p_arpabet}")
         if not 0 <= self.teacher_forcing <= 1:
             raise ConfigError(
                 f"model.teacher_forcing is a probability in [0, 1] (1: as published), not {self.teacher_forcing}"
             )
-        if self.delta_loss < 0:
-            raise ConfigError(f"model.delta_loss is a loss weight >= 0 (0: off), not {self.delta_loss}")
-        if self.attention_forcing < 0:
-            raise ConfigError(f"model.attention_forcing is a loss weight >= 0 (0: off), not {self.attention_forcing}")
         if self.mel_loss not in MEL_LOSSES:
             raise ConfigError(f"model.mel_loss must be one of {', '.join(MEL_LOSSES)}, not {self.mel_loss!r}")
         if not 0 < self.guided_attention_sigma <= 1:
