@@ -344,3 +344,96 @@ def test_unwritable_output_and_unreadable_input(tmp_path, good_mel, tiny_waveglo
     empty.mkdir()
     assert_user_error(*run("vocode", str(empty), "-o", str(tmp_path / "x.wav"))[::2], "holds no mel files")
     assert_user_error(*run("mel", str(good_mel), "-o", str(tmp_path / "x.npy"))[::2], "cannot read audio")
+
+
+# --- found by a black-box audit of the commands (2026-11-28) ----------------------------------
+
+
+def test_an_output_that_is_an_input_is_refused(tmp_path, good_mel, tiny_waveglow_file):
+    before = good_mel.read_bytes()
+    ckpt = str(tiny_waveglow_file)
+    same = run("vocode", str(good_mel), "--checkpoint", ckpt, "-o", str(good_mel))
+    assert_user_error(*same[::2], "is the input")
+    into_own_folder = run("vocode", str(tmp_path), "--checkpoint", ckpt, "--ext", "npy", "-o", str(tmp_path) + "/")
+    assert_user_error(*into_own_folder[::2], "is the input")
+    assert good_mel.read_bytes() == before
+    copy = tmp_path / "w.safetensors"
+    copy.write_bytes(tiny_waveglow_file.read_bytes())
+    assert_user_error(*run("convert", str(copy), "-o", str(copy))[::2], "is the input")
+    assert copy.read_bytes() == tiny_waveglow_file.read_bytes()
+
+
+@pytest.mark.parametrize("content", [b"\xff" * 64, b"not a checkpoint, only text"])
+def test_a_safetensors_file_that_is_not_one(tmp_path, good_mel, content):
+    ckpt = tmp_path / "bad.safetensors"
+    ckpt.write_bytes(content)
+    out = tmp_path / "o.wav"
+    code, _, err = run("vocode", str(good_mel), "--checkpoint", str(ckpt), "-o", str(out))
+    assert_user_error(code, err, "not a safetensors checkpoint")
+    # every model gives the same reason, so convert says it once
+    code, _, err = run("convert", str(ckpt), "-o", str(tmp_path / "c.safetensors"))
+    assert_user_error(code, err, "not a safetensors checkpoint")
+    assert err.count("bad.safetensors: not a") == 1
+    assert not out.exists()
+
+
+def test_a_pickle_of_an_old_protocol_gives_one_line(tmp_path, good_mel):
+    import pickle
+
+    ckpt = tmp_path / "old.pt"
+    ckpt.write_bytes(pickle.dumps({"a": 1}, protocol=4))
+    # a process of its own: pytest would catch the warning torch prints before the error
+    proc = subprocess.run(
+        [sys.executable, "-m", "tts_pipeline", "vocode", str(good_mel), "--checkpoint", str(ckpt), "-o", "o.wav"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert_user_error(proc.returncode, proc.stderr, "cannot read checkpoint")  # and no torch warning before it
+
+
+def test_option_errors_are_one_line(tmp_path, good_mel):
+    assert_user_error(*run("vocode", str(good_mel), "--sigma", "abc", "-o", str(tmp_path / "o.wav"))[::2], "--sigma")
+    assert_user_error(*run("vocode", str(good_mel))[::2], "Missing option")
+    assert_user_error(*run("nosuchcommand")[::2], "No such command")
+    huge_seed = run("vocode", str(good_mel), "--seed", str(2**70), "-o", str(tmp_path / "o.wav"))
+    assert_user_error(*huge_seed[::2], "seed must lie between")
+    too_long = run("vocode", str(good_mel), "--voice", "none", "-o", str(tmp_path / ("x" * 300 + ".wav")))
+    assert_user_error(*too_long[::2], "too long")
+
+
+@pytest.mark.parametrize("pause", ["nan", "inf", "1e9", "-1"])
+def test_say_refuses_a_bad_pause_before_speaking(tmp_path, pause):
+    out = tmp_path / "o.wav"
+    assert_user_error(*run("say", "Hi.", "--pause", pause, "-o", str(out))[::2], "--pause")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("plot, needle", [("p.jpg", "must end in .png"), ("no/dir/p.png", "does not exist")])
+def test_say_checks_the_plot_path_before_writing_audio(tmp_path, plot, needle):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "o.wav"
+    code, _, err = run("say", "Hi.", "--vocoder", "griffin-lim", "--plot", str(tmp_path / plot), "-o", str(out))
+    assert code == 2 and needle in err.strip().splitlines()[-1], err
+    assert not out.exists()
+
+
+def test_nan_weights_give_an_error_not_silent_audio(tmp_path, good_mel, tiny_waveglow_file):
+    from safetensors.torch import load_file, safe_open, save_file
+
+    with safe_open(str(tiny_waveglow_file), framework="pt") as fh:
+        metadata = fh.metadata()
+    state = {k: torch.full_like(v, float("nan")) for k, v in load_file(str(tiny_waveglow_file)).items()}
+    broken = tmp_path / "nan.safetensors"
+    save_file(state, str(broken), metadata=metadata)
+    out = tmp_path / "o.wav"
+    code, _, err = run("vocode", str(good_mel), "--checkpoint", str(broken), "-o", str(out))
+    assert_user_error(code, err, "NaN or Inf samples")
+    assert not out.exists()
+
+
+def test_a_huge_sigma_is_refused(tmp_path, good_mel, tiny_waveglow_file):
+    code, _, err = run(
+        "vocode", str(good_mel), "--checkpoint", str(tiny_waveglow_file), "--sigma", "1e308", "-o", "x.wav"
+    )
+    assert_user_error(code, err, "sigma must lie between 0 and 4")

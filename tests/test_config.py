@@ -100,3 +100,35 @@ def test_parse_options_checks_types():
     ]:
         with pytest.raises(ConfigError, match=needle):
             parse_options(_Options, bad, "vocoder")
+
+
+def test_file_options_are_read_from_the_config_folder(tmp_path, tiny_tacotron2_file, monkeypatch):
+    from tts_pipeline.pipeline import Pipeline
+
+    folder = tmp_path / "voice"
+    folder.mkdir()
+    (folder / "my.dict").write_text("HELLO  HH AH0 L OW1\n")
+    (folder / "p.toml").write_text(
+        f'voice = "none"\n[acoustic]\nname = "tacotron2"\ncheckpoint = "{tiny_tacotron2_file}"\ncmudict = "my.dict"\n'
+        '[vocoder]\nname = "griffin-lim"\n'
+    )
+    monkeypatch.chdir(tmp_path)  # not the config's folder
+    pipeline = Pipeline.from_config(folder / "p.toml")
+    assert pipeline.acoustic.options.cmudict == str(folder / "my.dict")
+    # a keyword is left as it is, and so is an option given in code
+    bundled = Pipeline.from_config(
+        {
+            "voice": "none",
+            "acoustic": {"name": "tacotron2", "checkpoint": str(tiny_tacotron2_file), "cmudict": "bundled"},
+            "vocoder": {"name": "griffin-lim"},
+        }
+    )
+    assert bundled.acoustic.options.cmudict == "bundled"
+
+
+def test_seed_range():
+    with pytest.raises(ConfigError, match="seed must lie between"):
+        load_config({"runtime": {"seed": 2**64}})
+    with pytest.raises(ConfigError, match="seed must lie between"):
+        load_config({"runtime": {"seed": -1}})
+    assert load_config({"runtime": {"seed": 2**63 - 1}}).runtime.seed == 2**63 - 1

@@ -52,6 +52,8 @@ class StageConfig:
     name: str
     checkpoint: Path | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    # the config's folder: relative file options are read from there (where, not what: not compared)
+    base_dir: Path | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -71,6 +73,8 @@ class RuntimeConfig:
             raise ConfigError(f"runtime.dtype must be one of {', '.join(DTYPES)}, not {self.dtype!r}")
         if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
             raise ConfigError(f"runtime.seed must be an integer, not {self.seed!r}")
+        if self.seed is not None and not 0 <= self.seed < 2**63:
+            raise ConfigError(f"runtime.seed must lie between 0 and 2**63 - 1, not {self.seed}")
 
 
 @dataclass
@@ -86,7 +90,7 @@ class PipelineConfig:
 def load_config(source: str | Path | Mapping[str, Any] | PipelineConfig | None) -> PipelineConfig:
     """Read a pipeline config from a TOML/JSON file, a dict, or pass a PipelineConfig through.
 
-    Relative checkpoint paths in a file are resolved against the file's folder.
+    Relative checkpoint paths (and :func:`path_option` values) in a file are resolved against its folder.
     """
     if source is None:
         return PipelineConfig()
@@ -149,7 +153,29 @@ def _stage(data: Any, section: str, base_dir: Path) -> StageConfig:
         checkpoint = Path(checkpoint).expanduser()
         if not checkpoint.is_absolute():
             checkpoint = base_dir / checkpoint
-    return StageConfig(name=name, checkpoint=checkpoint, options=options)
+    return StageConfig(name=name, checkpoint=checkpoint, options=options, base_dir=base_dir)
+
+
+def path_option(default: str | None = None, keywords: tuple[str, ...] = ()) -> Any:
+    """A stage option naming a file: given relatively in a config file, it is read from the file's folder
+    (as ``checkpoint`` is); ``keywords`` are values that name no file (e.g. "bundled")."""
+    return field(default=default, metadata={"path": True, "keywords": keywords})
+
+
+def resolve_path_options(options: Any, base_dir: Path | None) -> Any:
+    """``options`` (a stage's Options dataclass) with its relative :func:`path_option` values joined to
+    ``base_dir``; unchanged without a ``base_dir`` (options given in code or on the command line)."""
+    if base_dir is None:
+        return options
+    changes = {}
+    for f in dataclasses.fields(options):
+        value = getattr(options, f.name)
+        if not f.metadata.get("path") or not isinstance(value, str | Path) or value in f.metadata["keywords"]:
+            continue
+        path = Path(value).expanduser()
+        if not path.is_absolute():
+            changes[f.name] = type(value)(base_dir / path)
+    return dataclasses.replace(options, **changes) if changes else options
 
 
 def dataclass_from_dict(cls: type, data: Any, what: str) -> Any:

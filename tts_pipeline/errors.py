@@ -32,3 +32,7 @@ class AudioIOError(TTSError):
 
 class PluginError(TTSError):
     """A plugin, model name, vocoder name or mel format name is unknown or broken."""
+
+
+class SynthesisError(TTSError):
+    """A model produced NaN or Inf values: broken weights, or options far outside their usual range."""

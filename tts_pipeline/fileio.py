@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,6 +23,27 @@ def check_readable(path: str | os.PathLike, what: str = "file") -> Path:
     return p
 
 
+def check_writable(path: str | os.PathLike) -> Path:
+    """The folder ``path`` would be written in; AudioIOError when it is missing, a file, or read-only."""
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.exists():
+        raise AudioIOError(f"cannot write {target}: folder {folder} does not exist (create it first)")
+    if not folder.is_dir():
+        raise AudioIOError(f"cannot write {target}: {folder} is a file, not a folder (choose another path)")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise AudioIOError(f"cannot write {target}: folder {folder} is not writable (choose a writable path)")
+    return folder
+
+
+def check_not_input(output: str | os.PathLike, inputs: Iterable[str | os.PathLike]) -> None:
+    """AudioIOError when ``output`` names one of ``inputs`` (inputs are never overwritten)."""
+    target = Path(output).resolve()
+    for source in inputs:
+        if Path(source).resolve() == target:
+            raise AudioIOError(f"output {output} is the input {source}: choose another output path")
+
+
 @contextmanager
 def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path in the target's folder; rename it to ``path`` only if the block succeeds.
@@ -30,9 +51,7 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     A failed or interrupted write leaves no file at ``path`` (and an existing one untouched).
     """
     target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise AudioIOError(f"cannot write {target}: folder {folder} does not exist (create it first)")
+    folder = check_writable(target)
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part" + target.suffix, dir=folder)
     except OSError as exc:

@@ -18,8 +18,8 @@ import torch
 
 from .audio.formats import MelFormat
 from .audio.io import write_audio
-from .config import PipelineConfig, load_config, parse_options
-from .errors import CheckpointError, ConfigError, MelError, TextError
+from .config import PipelineConfig, load_config, parse_options, resolve_path_options
+from .errors import CheckpointError, ConfigError, MelError, SynthesisError, TextError
 from .plugins import Registry, get_registry
 from .runtime import make_generator, resolve_device, resolve_dtype
 from .stages import AcousticModel, AudioProcessor, MelProcessor, StageContext, Vocoder
@@ -98,6 +98,7 @@ class Pipeline:
 
     def _load_stage(self, cls: type, stage, section: str):
         options = parse_options(cls.Options, stage.options, f"{section} ({stage.name})")
+        options = resolve_path_options(options, stage.base_dir)
         return cls.load(stage.checkpoint, options, self.device, self.dtype)
 
     @property
@@ -150,7 +151,13 @@ class Pipeline:
         audio = self.vocoder.vocode(mel[None], generator=generator)
         for _, process in self.audio_processors:
             audio = process(audio)
-        return audio[0].float().cpu()
+        audio = audio[0].float().cpu()
+        if not torch.isfinite(audio).all():
+            raise SynthesisError(
+                f"vocoder {self.vocoder.name!r} produced NaN or Inf samples: its checkpoint may be broken "
+                "(convert or download it again), or an option (sigma, ...) is far outside its usual range"
+            )
+        return audio
 
     def synthesize_stream(self, text: str, *, sentences_per_batch: int | None = None) -> Iterator[SynthesisPiece]:
         """Speak ``text`` sentence by sentence, yielding each sentence's audio as soon as it is ready.
@@ -178,6 +185,11 @@ class Pipeline:
         for start, end in itertools.pairwise(bounds):
             chunk = pieces[start:end]
             for piece, out in zip(chunk, self.acoustic.synthesize(chunk, self.generator), strict=True):
+                if not torch.isfinite(out.mel).all():
+                    raise SynthesisError(
+                        f"acoustic model {self.acoustic.name!r} produced a mel with NaN or Inf values: its "
+                        "checkpoint may be broken (convert or download it again)"
+                    )
                 audio = self._to_audio(out.mel.float(), self.acoustic.mel_format, self.generator)
                 yield SynthesisPiece(piece, audio, out.mel, out.alignment, out.truncated)
 

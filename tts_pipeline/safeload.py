@@ -13,6 +13,7 @@ from __future__ import annotations
 import pickle
 import re
 import struct
+import warnings
 import zipfile
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
+from safetensors import SafetensorError
 
 from .errors import AudioIOError, CheckpointError
 from .fileio import check_readable
@@ -98,7 +100,9 @@ def safe_torch_load(
     allowed = list(stand_ins) + [(pickled_class(name), name) for name in pickled_classes]
     try:
         try:
-            with torch.serialization.safe_globals(allowed):
+            with torch.serialization.safe_globals(allowed), warnings.catch_warnings():
+                # torch warns about pickle protocols it did not write; the outcome is reported below
+                warnings.filterwarnings("ignore", message="Detected pickle protocol")
                 return torch.load(p, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as exc:
             # Legacy-format files of whole pickled modules record each module class as a persistent id,
@@ -128,14 +132,15 @@ def safe_torch_load(
         struct.error,
         MemoryError,
         RecursionError,
+        SafetensorError,  # torch.load hands a file named *.safetensors to safetensors
     ) as exc:
         raise _unreadable(p, type(exc).__name__) from None
 
 
 def _unreadable(p: Path, reason: str) -> CheckpointError:
+    kind = "safetensors" if p.suffix == ".safetensors" else "PyTorch"
     return CheckpointError(
-        f"cannot read checkpoint {p}: not a PyTorch checkpoint, or truncated ({reason[:120]}); "
-        "download or copy it again"
+        f"cannot read checkpoint {p}: not a {kind} checkpoint, or truncated ({reason[:120]}); download or copy it again"
     )
 
 

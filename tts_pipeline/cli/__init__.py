@@ -46,9 +46,16 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
+    except click.ClickException as exc:  # a bad option or argument: one line, as for every user error
+        hint = ""
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            hint = f" (see {exc.ctx.command_path} --help)"
+        click.echo(f"error: {one_line(exc.format_message())}{hint}", err=True)
         sys.exit(exc.exit_code)
+    except OSError as exc:  # the system refused a path (name too long, disk full, ...) outside the checks
+        where = f" {exc.filename}" if exc.filename else ""
+        click.echo(f"error: cannot use{where}: {exc.strerror or exc} (check the path and free space)", err=True)
+        sys.exit(2)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)

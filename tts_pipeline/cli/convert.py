@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..errors import CheckpointError, PluginError
-from ..fileio import check_readable
+from ..fileio import check_not_input, check_readable
 
 
 @click.command()
@@ -24,19 +24,33 @@ def convert(checkpoint: Path, output: Path, model: str | None) -> None:
     check_readable(checkpoint, "checkpoint")
     if output.suffix != ".safetensors":
         raise CheckpointError(f"output {output} must end in .safetensors")
+    check_not_input(output, [checkpoint])
     registry = get_registry()
     stages = {**registry.acoustic_models, **registry.vocoders}
     if model is not None:
         if model not in stages:
             raise PluginError(f"unknown model {model!r}; installed: {', '.join(sorted(stages))}")
         stages = {model: stages[model]}
-    problems = []
+    problems: dict[str, str] = {}
+    unable: dict[str, str] = {}  # stages that convert no checkpoints at all (PluginError)
     for name, cls in stages.items():
         try:
             layout = cls.convert(checkpoint, output)
-        except (CheckpointError, PluginError) as exc:
-            problems.append(f"{name}: {exc}")
+        except CheckpointError as exc:
+            problems[name] = str(exc)
+            continue
+        except PluginError as exc:
+            unable[name] = str(exc)
             continue
         click.echo(f"{output}: {name} checkpoint converted from {layout}", err=True)
         return
-    raise CheckpointError(f"cannot convert {checkpoint}: " + " | ".join(problems))
+    raise CheckpointError(f"cannot convert {checkpoint}: {_summary(problems or unable)}")
+
+
+def _summary(problems: dict[str, str]) -> str:
+    """Each model's reason, prefixed with its name; once, unprefixed, when all give the same one (a file
+    no model can read)."""
+    reasons = set(problems.values())
+    if len(reasons) == 1:
+        return reasons.pop()
+    return " | ".join(f"{name}: {reason}" for name, reason in problems.items())

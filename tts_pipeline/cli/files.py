@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import AudioIOError
+from ..fileio import check_not_input
 
 
 def collect_inputs(paths: tuple[Path, ...], extensions: tuple[str, ...], what: str) -> list[Path]:
@@ -35,6 +36,7 @@ def plan_outputs(inputs: list[Path], output: Path, extensions: tuple[str, ...], 
                 f"cannot write {output}: unknown extension {output.suffix or '(none)'}; use {', '.join(extensions)}"
                 " (or end the path with / for a folder)"
             )
+        check_not_input(output, inputs)
         return [output]
     if output.suffix.lower() in extensions and not as_folder:
         raise AudioIOError(f"{len(inputs)} inputs need an output folder, not the file {output}; pass -o FOLDER/")
@@ -45,4 +47,7 @@ def plan_outputs(inputs: list[Path], output: Path, extensions: tuple[str, ...], 
     names = [p.stem for p in inputs]
     if len(set(names)) != len(names):
         raise AudioIOError("two inputs have the same file name; they would overwrite each other in the output folder")
-    return [output / f"{name}{default_ext}" for name in names]
+    outputs = [output / f"{name}{default_ext}" for name in names]
+    for path in outputs:
+        check_not_input(path, inputs)
+    return outputs

@@ -79,7 +79,9 @@ def build_config(
             config.acoustic = StageConfig(name="tacotron2")
         config.acoustic.checkpoint = acoustic_checkpoint
     if config.acoustic is not None:
-        config.acoustic.options.update({k: v for k, v in (acoustic_overrides or {}).items() if v is not None})
+        config.acoustic.options.update(
+            {k: _from_cwd(v) for k, v in (acoustic_overrides or {}).items() if v is not None}
+        )
     if voice is not None:
         config.voice = voice
     if device is not None:
@@ -90,3 +92,11 @@ def build_config(
         config.runtime.seed = seed
     config.runtime.__post_init__()
     return config
+
+
+def _from_cwd(value: Any) -> Any:
+    """A flag naming a file in the working folder, made absolute: a config file's relative paths are read
+    from the config's folder, a flag's from where the command runs."""
+    if isinstance(value, str) and not Path(value).is_absolute() and Path(value).is_file():
+        return str(Path(value).resolve())
+    return value

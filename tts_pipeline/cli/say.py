@@ -9,7 +9,10 @@ import click
 
 from ..audio.stream import STDOUT, AudioStreamWriter
 from ..errors import TextError
+from ..fileio import check_writable
 from .options import build_config, runtime_options, vocoder_options
+
+MAX_PAUSE = 60.0  # seconds between sentences; more is surely a slip
 
 
 @click.command()
@@ -34,14 +37,18 @@ def say(
     each sentence is written as soon as it is ready.
     """
     from ..pipeline import Pipeline
-    from ..plot import plot_synthesis
+    from ..plot import check_plot_path, plot_synthesis
 
     if text == "-":
         text = sys.stdin.read()
     if not text.strip():
         raise TextError("the text is empty: give some words to speak (or pipe them in with -)")
-    if pause < 0:
-        raise click.BadParameter("must be >= 0", param_hint="--pause")
+    if not 0 <= pause <= MAX_PAUSE:  # also refuses nan
+        raise click.BadParameter(f"must lie between 0 and {MAX_PAUSE:g} seconds, not {pause}", param_hint="--pause")
+    if plot is not None:
+        check_plot_path(plot)
+    if output != STDOUT:
+        check_writable(output)
     config = build_config(
         flags.pop("config_path"),
         voice=flags.pop("voice"),

@@ -126,7 +126,7 @@ def get_voice(name: str) -> Voice:
 def _fill(stage: StageConfig, voice_stage: VoiceStage) -> StageConfig:
     if stage.checkpoint is not None or stage.name != voice_stage.name:
         return stage
-    return StageConfig(stage.name, voice_stage.file, {**voice_stage.options, **stage.options})
+    return StageConfig(stage.name, voice_stage.file, {**voice_stage.options, **stage.options}, stage.base_dir)
 
 
 def apply_voice(config: PipelineConfig) -> PipelineConfig:

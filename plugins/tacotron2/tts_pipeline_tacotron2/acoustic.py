@@ -9,12 +9,14 @@ from pathlib import Path
 import torch
 
 from tts_pipeline.audio.formats import NVIDIA
+from tts_pipeline.config import path_option
 from tts_pipeline.errors import CheckpointError, ConfigError, TextError
 from tts_pipeline.stages import AcousticModel, AcousticOutput
 
 from .checkpoint import build_tacotron2, load_tacotron2_checkpoint, save_tacotron2
 from .model import Tacotron2
 from .text import CMUDict, split_sentences, text_to_sequence
+from .text.cmudict import BUNDLED
 
 log = logging.getLogger("tts_pipeline")
 
@@ -32,7 +34,8 @@ class Tacotron2Options:
     gate_threshold: float | None = None  # stop when sigmoid(gate) exceeds this; None: the checkpoint's (0.5)
     batch_size: int = 8  # sentences decoded together (bounds memory for long input)
     prenet_dropout: bool = True  # the published model keeps prenet dropout on at inference
-    cmudict: str | None = None  # optional CMUdict file: words found are spoken from their ARPAbet
+    # optional CMUdict file (or "bundled"): words found are spoken from their ARPAbet
+    cmudict: str | None = path_option(keywords=(BUNDLED,))
 
     def __post_init__(self) -> None:
         if self.max_decoder_steps is not None and self.max_decoder_steps < 1:

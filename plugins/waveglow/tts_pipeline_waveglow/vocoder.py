@@ -27,6 +27,9 @@ NO_CHECKPOINT = (
 )
 
 
+MAX_SIGMA = 4.0  # trained at 1.0; far above it the noise swamps the speech and float16 overflows
+
+
 @dataclass
 class WaveGlowOptions:
     """Inference options of the WaveGlow vocoder ([vocoder] table of a pipeline config)."""
@@ -46,8 +49,10 @@ class WaveGlowOptions:
     chunk_frames: int = 1000
 
     def __post_init__(self) -> None:
-        if not math.isfinite(self.sigma) or self.sigma < 0:
-            raise ConfigError(f"vocoder.sigma must be a number >= 0 (0.6 to 1.0 is usual), not {self.sigma}")
+        if not 0 <= self.sigma <= MAX_SIGMA:  # also refuses nan
+            raise ConfigError(
+                f"vocoder.sigma must lie between 0 and {MAX_SIGMA:g} (0.6 to 1.0 is usual), not {self.sigma}"
+            )
         if not math.isfinite(self.denoiser_strength) or self.denoiser_strength < 0:
             raise ConfigError(
                 f"vocoder.denoiser_strength must be >= 0 (0 disables, 0.01 usual), not {self.denoiser_strength}"
