@@ -437,3 +437,27 @@ def test_a_huge_sigma_is_refused(tmp_path, good_mel, tiny_waveglow_file):
         "vocode", str(good_mel), "--checkpoint", str(tiny_waveglow_file), "--sigma", "1e308", "-o", "x.wav"
     )
     assert_user_error(code, err, "sigma must lie between 0 and 4")
+
+
+def test_a_killed_say_leaves_no_partial_file(tmp_path):
+    import signal
+    import time
+
+    text = " ".join(["This sentence is one of many that keep the voice busy for a while."] * 40)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tts_pipeline", "say", "-", "--vocoder", "griffin-lim", "-o", "long.wav"],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    proc.stdin.write(text)
+    proc.stdin.close()
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".long.wav.*")) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)  # until the first sentence is being written
+    assert list(tmp_path.glob(".long.wav.*")), "the temporary output never appeared"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 130, proc.stderr.read()
+    assert "aborted" in proc.stderr.read()
+    assert list(tmp_path.iterdir()) == []

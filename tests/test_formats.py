@@ -2,12 +2,13 @@
 
 import dataclasses
 import json
+import re
 
 import pytest
 import torch
 
 from tts_pipeline.audio.format_files import load_format_file, parse_hparams_string, resolve_format
-from tts_pipeline.audio.formats import HANSONROBOTICS, NVIDIA, RAYHANE
+from tts_pipeline.audio.formats import HANSONROBOTICS, NVIDIA, PRESETS, RAYHANE, MelFormat
 from tts_pipeline.audio.guards import check_mel
 from tts_pipeline.errors import ConfigError, MelError
 from tts_pipeline.plugins import get_registry
@@ -60,6 +61,56 @@ def test_bad_format_files(tmp_path, make, needle):
     make(path)
     with pytest.raises(ConfigError, match=needle):
         load_format_file(path)
+
+
+def test_missing_format_file_names_it_once(tmp_path):
+    with pytest.raises(ConfigError, match="^mel format file not found: "):
+        load_format_file(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize(
+    "spec, needle",
+    [
+        ("hop_size=0", "hop_length must be > 0"),
+        ("num_mels=-3", "n_mels must be > 0"),
+        ("n_fft=0", "n_fft must be > 0"),
+        ("sample_rate=0", "sample_rate must be > 0"),
+        ("n_fft=16,win_length=1024", "win_length must be between 1 and n_fft (16)"),
+        ("win_size=0", "win_length must be between 1"),
+        ("fmin=-1", "fmin must be >= 0"),
+        ("fmin=8000,fmax=7600", "fmin must be >= 0 and below fmax (7600 Hz)"),
+        ("fmax=12000", "fmax must be > 0 and at most half the sample rate (11025 Hz)"),
+        ("sample_rate=8000", "fmax must be > 0 and at most half the sample rate (4000 Hz), not 7600"),
+        ("magnitude_power=0", "power must be > 0"),
+        ("magnitude_power=nan", "power must be a finite number"),
+        ("fmax=inf", "fmax must be a finite number"),
+        ("preemphasis=1.5", "preemphasis must be >= 0 and below 1"),
+        ("min_level_db=0", "min_level_db must be < 0"),
+        ("max_abs_value=0", "max_abs_value must be > 0"),
+    ],
+)
+def test_format_numbers_are_checked(tmp_path, spec, needle):
+    with pytest.raises(ConfigError, match=re.escape(needle)) as caught:
+        parse_hparams_string(spec)
+    assert "\n" not in str(caught.value) and str(caught.value).startswith("mel format 'hparams': ")
+    key, _, value = spec.partition(",")[0].partition("=")
+    if "," not in spec and value not in ("nan", "inf"):
+        (tmp_path / "bad.toml").write_text(f"{key} = {value}\n")
+        with pytest.raises(ConfigError, match=re.escape(needle)):
+            load_format_file(tmp_path / "bad.toml")
+
+
+def test_formats_made_in_code_are_checked_too():
+    assert all(fmt.name for fmt in PRESETS)  # the presets pass their own checks
+    assert MelFormat(name="nyquist", fmax=None, sample_rate=16000).top_frequency == 8000
+    with pytest.raises(ConfigError, match="hop_length must be > 0"):
+        MelFormat(name="x", hop_length=0)
+    with pytest.raises(ConfigError, match="log_floor must be > 0"):
+        MelFormat(name="x", log_floor=0.0)
+    with pytest.raises(ConfigError, match="n_mels must be a finite number"):
+        MelFormat(name="x", n_mels="80")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="hop_length must be > 0"):
+        dataclasses.replace(NVIDIA, hop_length=-256)
 
 
 def test_unknown_format_name():

@@ -59,11 +59,28 @@ def test_more_iterations_fit_better(clip):
     assert errors[1] < 0.5 * errors[0]
 
 
+@pytest.mark.parametrize("frames", [1, 2, 3])
+def test_mels_shorter_than_the_stft_padding(frames):
+    mel = compute_mel(torch.randn(frames * 256 - 1) * 0.1)
+    assert mel.shape == (80, frames)
+    vocoder = Pipeline.from_config({"vocoder": {"name": "griffin-lim"}, "voice": "none"})
+    out = vocoder.vocode(mel, seed=0).samples
+    assert out.shape == (frames * 256,) and torch.isfinite(out).all()
+    magnitude = mel_to_magnitude(mel[None], NVIDIA)
+    audio = griffin_lim(magnitude, NVIDIA, 4, generator=torch.Generator().manual_seed(0))
+    assert audio.shape == (1, frames * 256) and torch.isfinite(audio).all()
+
+
 def test_options_and_checkpoint_errors():
     with pytest.raises(ConfigError, match="n_iter must be >= 1"):
         Pipeline.from_config({"vocoder": {"name": "griffin-lim", "n_iter": 0}, "voice": "none"})
     with pytest.raises(ConfigError, match="momentum must be between 0 and 1"):
         Pipeline.from_config({"vocoder": {"name": "griffin-lim", "momentum": 2}, "voice": "none"})
+    for power in (1e308, float("inf"), float("nan"), 0.0, 4.5):
+        with pytest.raises(ConfigError, match="power must be > 0 and at most 4"):
+            Pipeline.from_config({"vocoder": {"name": "griffin-lim", "power": power}, "voice": "none"})
+    with pytest.raises(ConfigError, match="n_iter must be at most 1000"):
+        Pipeline.from_config({"vocoder": {"name": "griffin-lim", "n_iter": 10**9}, "voice": "none"})
     with pytest.raises(CheckpointError, match="griffin-lim takes no checkpoint"):
         Pipeline.from_config({"vocoder": {"name": "griffin-lim", "checkpoint": "w.pt"}, "voice": "none"})
 
@@ -78,3 +95,19 @@ def test_vocode_command_with_griffin_lim(tmp_path, clip):
     code, _, err = run("vocode", str(tmp_path / "m.npy"), *args)
     assert_user_error(code, err, "griffin-lim takes no checkpoint")
     assert not (tmp_path / "b.wav").exists()
+
+
+def test_vocode_and_say_one_frame_with_griffin_lim(tmp_path):
+    np.save(tmp_path / "one.npy", np.full((80, 1), -5.0, np.float32))
+    code, _, err = run("vocode", str(tmp_path / "one.npy"), "--vocoder", "griffin-lim", "-o", str(tmp_path / "a.wav"))
+    assert code == 0, err
+    assert sf.info(tmp_path / "a.wav").frames == 256
+    args = ("--vocoder", "griffin-lim", "--max-decoder-steps", "1", "-o", str(tmp_path / "b.wav"))
+    code, _, err = run("say", "Hello.", *args)
+    assert code == 0, err
+    assert sf.info(tmp_path / "b.wav").frames % 256 == 0 and sf.info(tmp_path / "b.wav").frames > 0
+    config = tmp_path / "gl.toml"
+    config.write_text('[vocoder]\nname = "griffin-lim"\npower = 1e308\n')
+    code, _, err = run("vocode", str(tmp_path / "one.npy"), "--config", str(config), "-o", str(tmp_path / "c.wav"))
+    assert_user_error(code, err, "vocoder.power must be > 0 and at most 4")
+    assert not (tmp_path / "c.wav").exists()

@@ -12,6 +12,8 @@ from tts_pipeline.audio.io import read_audio, read_mel, to_pcm16, write_audio, w
 from tts_pipeline.errors import AudioIOError, CheckpointError, MelError
 from tts_pipeline.fileio import atomic_output
 
+from .test_cli import assert_user_error, run
+
 DATA = Path(__file__).parent / "data" / "joe-lj" / "wavs"
 
 
@@ -76,6 +78,26 @@ def test_unreadable_audio(tmp_path):
     bad.write_bytes(b"RIFF....not really")
     with pytest.raises(AudioIOError, match="cannot read audio"):
         read_audio(bad)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_audio_is_refused(tmp_path, bad):
+    samples = np.zeros((2000, 2), np.float32)
+    samples[1234, 1] = bad
+    sf.write(tmp_path / "bad.wav", samples, 22050, subtype="FLOAT")
+    with pytest.raises(AudioIOError, match=r"holds 1 NaN or Inf samples \(the first at sample 1234\)"):
+        read_audio(tmp_path / "bad.wav")
+    code, _, err = run("mel", str(tmp_path / "bad.wav"), "-o", str(tmp_path / "m.npy"))
+    assert_user_error(code, err, "NaN or Inf samples")
+    assert not (tmp_path / "m.npy").exists()
+
+
+def test_mel_command_on_very_short_audio(tmp_path):
+    sf.write(tmp_path / "short.wav", np.linspace(-0.5, 0.5, 10, dtype=np.float32), 22050)
+    code, _, err = run("mel", str(tmp_path / "short.wav"), "-o", str(tmp_path / "m.npy"))
+    assert code == 0, err
+    mel = np.load(tmp_path / "m.npy")
+    assert mel.shape == (80, 1) and np.isfinite(mel).all()
 
 
 @pytest.mark.parametrize("ext", [".npy", ".pt"])

@@ -7,9 +7,10 @@ import pytest
 import torch
 
 from tts_pipeline.audio.filterbank import hz_to_mel, mel_filterbank, mel_to_hz
-from tts_pipeline.audio.formats import NVIDIA, MelFormat
+from tts_pipeline.audio.formats import HANSONROBOTICS, NVIDIA, RAYHANE, MelFormat
 from tts_pipeline.audio.io import read_audio
 from tts_pipeline.audio.mel import MelSpectrogram, compute_mel
+from tts_pipeline.errors import MelError
 
 librosa = pytest.importorskip("librosa")  # a test extra; the GPU machine may lack it
 
@@ -78,3 +79,25 @@ def test_frame_count_batch_and_module_agree():
 
 def test_silence_sits_at_the_floor():
     assert torch.allclose(compute_mel(torch.zeros(2048)), torch.full((80, 9), float(np.log(1e-5))))
+
+
+@pytest.mark.parametrize("length", [1, 2, 10, 256, 512])
+def test_audio_shorter_than_the_stft_padding(length):
+    audio = torch.from_numpy(np.random.default_rng(length).standard_normal(length).astype(np.float32) * 0.1)
+    ours = compute_mel(audio).numpy()
+    with pytest.warns(UserWarning, match="too large"):
+        ref = reference_nvidia_mel(audio.numpy())  # librosa reflects as often as needed, like numpy.pad
+    assert ours.shape == ref.shape == (80, 1 + length // 256)
+    assert np.abs(ours - ref).max() < 1e-4
+    assert MelSpectrogram()(audio[None]).shape == (1, 80, 1 + length // 256)
+    for fmt in (RAYHANE, HANSONROBOTICS):
+        assert torch.isfinite(compute_mel(audio, fmt)).all()
+
+
+def test_audio_too_short_for_uncentred_frames():
+    fmt = MelFormat(name="uncentred", center=False)
+    assert compute_mel(torch.zeros(1024), fmt).shape == (80, 1)
+    with pytest.raises(MelError, match="audio of 1023 samples is too short .* at least 1024 needed"):
+        compute_mel(torch.zeros(1023), fmt)
+    with pytest.raises(MelError, match="audio of 0 samples is too short"):
+        compute_mel(torch.zeros(0))

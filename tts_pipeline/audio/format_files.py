@@ -82,7 +82,7 @@ def format_from_mapping(data: Mapping[str, Any], name: str, base: MelFormat | No
 def load_format_file(path: str | Path) -> MelFormat:
     """Read a mel format from a .toml or .json file (named after the file)."""
     p = Path(path)
-    return format_from_mapping(read_config_file(p, "mel format file"), name=p.stem)
+    return format_from_mapping(read_config_file(p, "mel format"), name=p.stem)
 
 
 def parse_hparams_string(text: str, name: str = "hparams") -> MelFormat:

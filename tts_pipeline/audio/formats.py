@@ -7,8 +7,11 @@ through the ``register_mel_formats`` hook; the core registers the presets define
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
+
+from ..errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,44 @@ class MelFormat:
     clip_normalized: bool = True
     layout: Literal["bands_first", "frames_first"] = "bands_first"  # [n_mels, T] or [T, n_mels]
     description: str = ""
+
+    def __post_init__(self) -> None:
+        """Refuse numbers no STFT or filterbank can use, whichever way the format was made (presets,
+        .toml/.json files, key=value hparams): one ConfigError naming the field and a usable value."""
+        problem = self._problem()
+        if problem:
+            raise ConfigError(f"mel format {self.name!r}: {problem}")
+
+    def _problem(self) -> str | None:
+        """What is wrong with the numeric fields, or None."""
+        numbers = (
+            *("sample_rate", "n_fft", "hop_length", "win_length", "n_mels", "fmin", "power", "preemphasis"),
+            *("log_floor", "min_level_db", "ref_level_db", "max_abs_value"),
+        )
+        for field in (*numbers, *(("fmax",) if self.fmax is not None else ())):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                return f"{field} must be a finite number, not {value!r}"
+        positive = {"sample_rate": 22050, "n_fft": 1024, "hop_length": 256, "n_mels": 80, "power": 1}
+        for field, usual in positive.items():
+            if getattr(self, field) <= 0:
+                return f"{field} must be > 0 ({usual} is usual), not {getattr(self, field)}"
+        if not 0 < self.win_length <= self.n_fft:
+            return f"win_length must be between 1 and n_fft ({self.n_fft}), not {self.win_length}"
+        nyquist = self.sample_rate / 2
+        if not 0 < self.top_frequency <= nyquist:
+            return f"fmax must be > 0 and at most half the sample rate ({nyquist:g} Hz), not {self.top_frequency:g}"
+        if not 0 <= self.fmin < self.top_frequency:
+            return f"fmin must be >= 0 and below fmax ({self.top_frequency:g} Hz), not {self.fmin:g}"
+        if not 0 <= self.preemphasis < 1:
+            return f"preemphasis must be >= 0 and below 1 (0.97 is usual, 0 disables it), not {self.preemphasis}"
+        if self.log_floor <= 0:
+            return f"log_floor must be > 0 (1e-5 is usual), not {self.log_floor}"
+        if self.min_level_db >= 0:
+            return f"min_level_db must be < 0 (-100 is usual), not {self.min_level_db}"
+        if self.max_abs_value <= 0:
+            return f"max_abs_value must be > 0 (4 is usual), not {self.max_abs_value}"
+        return None
 
     @property
     def frame_rate(self) -> float:

@@ -44,8 +44,13 @@ def griffin_lim(
     """A signal whose STFT magnitude is close to ``magnitude`` [B, F, T]: audio [B, T * hop_length].
 
     Centred frames: frame t sits at sample t * hop, so the last frame ends the signal and the final
-    hop is silent. The start phases are random (from ``generator``).
+    hop is silent. The start phases are random (from ``generator``). Any T >= 1 works: a spectrogram too
+    short for the STFT's reflect padding is extended by repeating its last frame, and the extra cut off.
     """
+    frames = magnitude.shape[-1]
+    shortest = fmt.n_fft // 2 // fmt.hop_length + 2  # (T - 1) * hop must exceed the n_fft // 2 padding
+    if frames < shortest:
+        magnitude = torch.cat([magnitude, magnitude[..., -1:].expand(*magnitude.shape[:-1], shortest - frames)], -1)
     window = analysis_window(fmt, torch.float32).to(magnitude.device)
     length = (magnitude.shape[-1] - 1) * fmt.hop_length
     stft_args = dict(n_fft=fmt.n_fft, hop_length=fmt.hop_length, win_length=fmt.win_length, window=window)
@@ -65,4 +70,4 @@ def griffin_lim(
         projected = projection(spectrum)
         spectrum = projected + momentum * (projected - previous)
         previous = projected
-    return torch.nn.functional.pad(signal(previous), (0, fmt.hop_length))
+    return torch.nn.functional.pad(signal(previous)[..., : (frames - 1) * fmt.hop_length], (0, fmt.hop_length))

@@ -36,6 +36,13 @@ def read_audio(path: str | Path, sample_rate: int | None = None) -> tuple[torch.
         raise AudioIOError(f"cannot read audio {p}: {exc} (use WAV, FLAC or another libsndfile format)") from None
     if data.shape[0] == 0:
         raise AudioIOError(f"audio file {p} holds no samples")
+    bad = np.flatnonzero(~np.isfinite(data).all(axis=1))
+    if bad.size:
+        # float WAV/FLAC files can hold NaN or Inf, which would turn every mel frame they touch into NaN
+        raise AudioIOError(
+            f"audio file {p} holds {bad.size} NaN or Inf samples (the first at sample {bad[0]}); "
+            "export it again with finite values"
+        )
     audio = torch.from_numpy(data.mean(axis=1))
     if sample_rate is not None and rate != sample_rate:
         audio = resample(audio, rate, sample_rate)

@@ -18,6 +18,7 @@ import math
 import torch
 from torch import nn
 
+from ..errors import MelError
 from .filterbank import mel_filterbank
 from .formats import NVIDIA, MelFormat
 
@@ -34,9 +35,23 @@ def analysis_window(fmt: MelFormat, dtype: torch.dtype = torch.float64) -> torch
 
 
 def stft_magnitude(audio: torch.Tensor, fmt: MelFormat) -> torch.Tensor:
-    """audio [B, L] -> |STFT| [B, n_fft // 2 + 1, T] in ``fmt``'s framing (before the power)."""
+    """audio [B, L] -> |STFT| [B, n_fft // 2 + 1, T] in ``fmt``'s framing (before the power).
+
+    T = 1 + L // hop for centred torch framing, whatever L >= 1 (audio shorter than n_fft // 2 + 1 is
+    reflected as often as needed, as numpy.pad and librosa do); 1 + (L - n_fft) // hop uncentred.
+    """
+    length = audio.shape[-1]
+    needed = fmt.n_fft if fmt.stft == "torch" and not fmt.center else 1
+    if length < needed:
+        raise MelError(
+            f"audio of {length} samples is too short for a mel in format {fmt.name!r}: at least {needed} needed"
+        )
     window = analysis_window(fmt, audio.dtype).to(audio.device)
-    if fmt.stft == "lws":
+    if fmt.stft == "torch" and fmt.center and fmt.pad_mode == "reflect" and length <= fmt.n_fft // 2:
+        # torch's reflect padding needs more samples than the padding; pad here, then frame uncentred
+        x = reflect_pad(audio, fmt.n_fft // 2)
+        spec = torch.stft(x, fmt.n_fft, fmt.hop_length, fmt.win_length, window, center=False, return_complex=True)
+    elif fmt.stft == "lws":
         pad = fmt.n_fft - fmt.hop_length
         n_frames = math.ceil((audio.shape[-1] + pad) / fmt.hop_length)
         total = (n_frames - 1) * fmt.hop_length + fmt.n_fft
@@ -54,6 +69,19 @@ def stft_magnitude(audio: torch.Tensor, fmt: MelFormat) -> torch.Tensor:
             return_complex=True,
         )
     return spec.abs()
+
+
+def reflect_pad(audio: torch.Tensor, pad: int) -> torch.Tensor:
+    """audio [B, L] -> [B, L + 2 pad], mirrored about its end samples (edges not repeated) and mirrored
+    again as often as ``pad`` needs, like ``numpy.pad(mode="reflect")``; a single sample is repeated."""
+    length = audio.shape[-1]
+    index = torch.arange(-pad, length + pad, device=audio.device)
+    if length == 1:
+        return audio[..., index.clamp(0, 0)]
+    period = 2 * (length - 1)
+    index = index.remainder(period)
+    index = torch.where(index >= length, period - index, index)
+    return audio[..., index]
 
 
 def preemphasize(audio: torch.Tensor, coefficient: float) -> torch.Tensor:

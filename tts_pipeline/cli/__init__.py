@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import threading
 
 import click
 
@@ -37,6 +39,8 @@ def build_cli() -> click.Group:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script."""
     setup_logging()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)  # a kill cleans up like Ctrl-C: no partial outputs left
     try:
         group = build_cli()
         result = group.main(args=argv, prog_name="tts-pipeline", standalone_mode=False)
@@ -60,6 +64,10 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("interrupted", err=True)
         sys.exit(130)
     sys.exit(result if isinstance(result, int) else 0)
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def setup_logging() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import AudioIOError
-from ..fileio import check_not_input
+from ..fileio import check_not_input, check_writable
 
 
 def collect_inputs(paths: tuple[Path, ...], extensions: tuple[str, ...], what: str) -> list[Path]:
@@ -48,6 +48,7 @@ def plan_outputs(inputs: list[Path], output: Path, extensions: tuple[str, ...], 
     if len(set(names)) != len(names):
         raise AudioIOError("two inputs have the same file name; they would overwrite each other in the output folder")
     outputs = [output / f"{name}{default_ext}" for name in names]
+    check_writable(outputs[0])  # once, not one error per input
     for path in outputs:
         check_not_input(path, inputs)
     return outputs

@@ -18,6 +18,13 @@ from ..errors import CheckpointError, ConfigError
 from ..hookspecs import hookimpl
 from ..stages import Vocoder
 
+# Each iteration is two FFT passes over the whole mel; past a few hundred the fit no longer improves.
+MAX_ITERATIONS = 1000
+# Bin magnitudes of an NVIDIA mel reach about 1e4 (ln-mel values up to 6, the most the mel guard lets
+# through); 1e4 ** 4 = 1e16, and the STFT sums of ~1e3 such values stay far inside float32 (3e38), where
+# power 10 overflows to Inf/NaN. Past about 2, sharpening leaves little but the strongest harmonics anyway.
+MAX_POWER = 4.0
+
 
 @dataclass
 class GriffinLimOptions:
@@ -30,10 +37,14 @@ class GriffinLimOptions:
     def __post_init__(self) -> None:
         if self.n_iter < 1:
             raise ConfigError(f"vocoder.n_iter must be >= 1 (32 is usual), not {self.n_iter}")
+        if self.n_iter > MAX_ITERATIONS:
+            raise ConfigError(f"vocoder.n_iter must be at most {MAX_ITERATIONS} (32 is usual), not {self.n_iter}")
         if not 0 <= self.momentum <= 1:
             raise ConfigError(f"vocoder.momentum must be between 0 and 1 (0.99 is usual), not {self.momentum}")
-        if not math.isfinite(self.power) or self.power <= 0:
-            raise ConfigError(f"vocoder.power must be > 0 (1 to 1.5 is usual), not {self.power}")
+        if not math.isfinite(self.power) or not 0 < self.power <= MAX_POWER:
+            raise ConfigError(
+                f"vocoder.power must be > 0 and at most {MAX_POWER:g} (1 to 1.5 is usual), not {self.power}"
+            )
 
 
 class GriffinLimVocoder(Vocoder):
