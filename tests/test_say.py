@@ -131,6 +131,16 @@ def test_say_cli_stdin_to_raw_pcm_stdout(tiny_tacotron2_file, tiny_waveglow_file
     assert pcm.size == FRAMES * HOP
 
 
+def test_say_cli_refuses_stdin_that_is_not_utf8(tmp_path, tiny_tacotron2_file):
+    out = tmp_path / "o.wav"
+    args = ["say", "-", "--acoustic-checkpoint", str(tiny_tacotron2_file), "--vocoder", "griffin-lim", "-o", str(out)]
+    proc = run_cli(*args, stdin="Héllo, wörld.".encode("latin-1"))
+    assert proc.returncode == 2
+    assert proc.stderr.decode().strip().splitlines()[-1].startswith("error: the text on stdin is not UTF-8 (byte 0xe9")
+    assert not out.exists()
+    assert run_cli(*args, stdin="Héllo, wörld.".encode()).returncode == 0
+
+
 @pytest.mark.parametrize(
     "text, needle",
     [("   ", "empty"), ("!!!", "no letters"), ("\U0001f600", "no letters"), ("{QQ1}", "QQ1")],

@@ -40,7 +40,7 @@ def say(
     from ..plot import check_plot_path, plot_synthesis
 
     if text == "-":
-        text = sys.stdin.read()
+        text = _read_stdin()
     if not text.strip():
         raise TextError("the text is empty: give some words to speak (or pipe them in with -)")
     if not 0 <= pause <= MAX_PAUSE:  # also refuses nan
@@ -81,3 +81,15 @@ def say(
         f"at {pipeline.sample_rate} Hz",
         err=True,
     )
+
+
+def _read_stdin() -> str:
+    """Standard input as UTF-8 text (TextError naming the first bad byte, rather than dropping it)."""
+    data = sys.stdin.buffer.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise TextError(
+            f"the text on stdin is not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}): "
+            "convert it first, e.g. with iconv -t UTF-8"
+        ) from None
