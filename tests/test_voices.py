@@ -59,6 +59,12 @@ def test_from_config_with_nothing_gets_both_stages():
     assert pipeline.acoustic is not None and pipeline.config.voice == DEFAULT_VOICE
 
 
+def test_a_vocoding_pipeline_takes_only_the_voices_vocoder():
+    filled = voices.apply_voice(load_config({}), vocoder_only=True)
+    assert filled.acoustic is None and filled.vocoder.checkpoint is not None
+    assert voices.apply_voice(load_config({})).acoustic is not None
+
+
 def test_configured_checkpoints_and_voice_none_win(tiny_waveglow_file):
     own = Pipeline.from_config({"vocoder": {"checkpoint": str(tiny_waveglow_file)}})
     assert own.config.vocoder.checkpoint == tiny_waveglow_file

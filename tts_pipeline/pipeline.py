@@ -65,8 +65,9 @@ class Pipeline:
     for text -> audio (needs an acoustic model in the config).
     """
 
-    def __init__(self, config: PipelineConfig, registry: Registry | None = None) -> None:
-        config = apply_voice(config)
+    def __init__(self, config: PipelineConfig, registry: Registry | None = None, *, vocoder_only: bool = False) -> None:
+        """``vocoder_only``: a pipeline for :meth:`vocode` alone; the voice does not add its acoustic model."""
+        config = apply_voice(config, vocoder_only)
         self.config = config
         self.registry = registry or get_registry()
         self.device = resolve_device(config.runtime.device)

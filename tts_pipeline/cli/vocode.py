@@ -66,7 +66,7 @@ def vocode(
             files = [f for f in files if f.parent != folder or f in listed]
             texts.update({e.mel: (e.text, e.speaker) for e in entries})
     outputs = plan_outputs(files, output, AUDIO_EXTENSIONS, f".{ext}")
-    pipeline = Pipeline(config)
+    pipeline = Pipeline(config, vocoder_only=True)
     src_format = pipeline.resolve_format(mel_format)
     failures = []
     written = []

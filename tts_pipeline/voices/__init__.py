@@ -129,19 +129,19 @@ def _fill(stage: StageConfig, voice_stage: VoiceStage) -> StageConfig:
     return StageConfig(stage.name, voice_stage.file, {**voice_stage.options, **stage.options}, stage.base_dir)
 
 
-def apply_voice(config: PipelineConfig) -> PipelineConfig:
+def apply_voice(config: PipelineConfig, vocoder_only: bool = False) -> PipelineConfig:
     """``config`` with the voice's checkpoints in the stages that have none (a new config; the input is kept).
 
     A stage whose plugin differs from the voice's, or whose checkpoint is set, is left alone. A pipeline with
     no acoustic stage gets the voice's only when its vocoder came from the voice too (a configured vocoder
-    alone stays a vocoding pipeline).
+    alone stays a vocoding pipeline), and never with ``vocoder_only`` (a pipeline that only vocodes mels).
     """
     if config.voice in ("", NO_VOICE):
         return config
     voice = get_voice(config.voice)
     vocoder = _fill(config.vocoder, voice.vocoder)
     acoustic = config.acoustic
-    if acoustic is None and vocoder is not config.vocoder:
+    if acoustic is None and vocoder is not config.vocoder and not vocoder_only:
         acoustic = StageConfig(voice.acoustic.name)
     if acoustic is not None:
         acoustic = _fill(acoustic, voice.acoustic)
