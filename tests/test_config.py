@@ -132,3 +132,12 @@ def test_seed_range():
     with pytest.raises(ConfigError, match="seed must lie between"):
         load_config({"runtime": {"seed": -1}})
     assert load_config({"runtime": {"seed": 2**63 - 1}}).runtime.seed == 2**63 - 1
+
+
+def test_a_float_option_given_a_huge_integer():
+    @dataclass
+    class Options:
+        rate: float = 1.0
+
+    with pytest.raises(ConfigError, match="rate is too large"):
+        parse_options(Options, {"rate": 10**400}, "x")

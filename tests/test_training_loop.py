@@ -1,7 +1,10 @@
 """The core training loop: learning, exact resume, checkpoints, NaN handling, 2-process data parallelism."""
 
+import contextlib
 import importlib.util
+import io
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from tts_pipeline.cli import main
 from tts_pipeline.errors import ConfigError, TTSError
 from tts_pipeline.training.checkpoints import latest_checkpoint, load_training_state
 from tts_pipeline.training.config import TrainConfig
@@ -257,3 +261,181 @@ def test_compiled_training_steps_match_eager_ones(tmp_path, monkeypatch):
     # the checkpoint holds the plain module's keys (no "_orig_mod." prefix), so it loads anywhere
     state = load_training_state(latest_checkpoint(tmp_path / "compiled"))
     assert set(state["state_dict"]) == set(eager)
+
+
+# --- user errors of `tts-pipeline train`: one line, exit code 2, nothing written --------------------------------
+
+JOE_LIST = str(Path(__file__).parent / "data" / "joe-lj" / "list.txt")
+
+
+def cli(*args: str) -> tuple[int, str]:
+    """Run ``tts-pipeline`` in-process -> (exit code, stderr); the library logger is left as it was (the CLI stops
+    it propagating, which would hide later tests' records from caplog)."""
+    logger = logging.getLogger("tts_pipeline")
+    saved = logger.handlers[:], logger.level, logger.propagate
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+            main(list(args))
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    else:
+        code = 0
+    finally:
+        logger.handlers[:] = saved[0]
+        logger.setLevel(saved[1])
+        logger.propagate = saved[2]
+    return code, err.getvalue()
+
+
+def train_cli(out: Path, *args: str) -> tuple[int, str]:
+    """``tts-pipeline train waveglow`` on the CPU with the test clips, then ``args`` (later flags win)."""
+    base = ["--filelist", JOE_LIST, "--output-dir", str(out), "--device", "cpu", "--num-workers", "0"]
+    return cli("train", *(args[:1] or ["waveglow"]), *base, *args[1:])
+
+
+def assert_user_error(code: int, err: str, *needles: str) -> None:
+    assert code == 2, err
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err  # one line, no traceback
+    assert lines[0].startswith("error: ") and all(n in lines[0] for n in needles), lines[0]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("learning_rate", float("nan")),
+        ("learning_rate", float("inf")),
+        ("learning_rate", 0.0),
+        ("weight_decay", -0.1),
+        ("weight_decay", float("nan")),
+        ("weight_decay", float("inf")),
+        ("lr_decay_steps", 0),
+        ("lr_decay_start", -1),
+        ("lr_decay_rate", float("nan")),
+        ("lr_decay_rate", -0.5),
+        ("lr_decay_rate", 0.0),
+        ("lr_decay_rate", 1.5),
+        ("min_learning_rate", float("nan")),
+        ("min_learning_rate", -1e-5),
+        ("min_learning_rate", float("inf")),
+        ("grad_clip", -1.0),
+        ("grad_clip", float("nan")),
+        ("grad_clip", 0.0),  # clips every gradient to nothing; None is "no clipping"
+        ("grad_clip", float("inf")),
+        ("max_bad_steps", 0),  # would stop at the first skipped step like 1, never "no limit"
+        ("max_minutes", float("nan")),
+        ("max_minutes", float("inf")),
+        ("max_minutes", -1.0),
+        ("seed", -1),
+        ("seed", 2**63),
+    ],
+)
+def test_values_that_would_break_training_are_config_errors(field, value):
+    with pytest.raises(ConfigError, match=rf"^train\.{field} must be .*, not {value}$"):
+        TrainConfig(**{field: value})
+
+
+def test_the_edges_of_the_valid_ranges_are_accepted():
+    config = TrainConfig(
+        weight_decay=0.0, lr_decay_start=0, lr_decay_rate=1.0, min_learning_rate=0.0, seed=2**63 - 1, max_bad_steps=1
+    )
+    assert config.learning_rate_at(10) == config.learning_rate
+    assert TrainConfig(seed=0, grad_clip=None, max_minutes=None).grad_clip is None
+
+
+@pytest.mark.parametrize(
+    ("flags", "toml", "needle"),
+    [
+        (["--learning-rate", "nan"], "", "train.learning_rate must be a finite number > 0, not nan"),
+        (["--learning-rate", "inf"], "", "train.learning_rate must be a finite number > 0, not inf"),
+        (["--max-minutes", "nan"], "", "train.max_minutes must be a finite number > 0"),
+        (["--seed", "99999999999999999999999"], "", "train.seed must be from 0 to 2**63 - 1"),
+        ([], "learning_rate = nan", "train.learning_rate must be a finite number > 0, not nan"),
+        ([], "weight_decay = -1.0", "train.weight_decay must be a finite number >= 0, not -1.0"),
+        ([], "lr_decay_start = 0\nlr_decay_steps = 0", "train.lr_decay_steps must be >= 1, not 0"),
+        ([], "grad_clip = -1.0", "train.grad_clip must be a finite number > 0"),
+        ([], "max_bad_steps = 0", "train.max_bad_steps must be >= 1, not 0"),
+        ([], "max_minutes = inf", "train.max_minutes must be a finite number > 0"),
+        ([], "seed = -1", "train.seed must be from 0 to 2**63 - 1, not -1"),
+    ],
+)
+def test_bad_train_values_from_flags_or_the_config_file_are_one_line_errors(tmp_path, flags, toml, needle):
+    config = tmp_path / "train.toml"
+    config.write_text(f"[train]\n{toml}\n")
+    # a batch larger than the 6 clips: a value that got past validation would stop the run before its first step
+    code, err = train_cli(tmp_path / "run", "waveglow", "--config", str(config), "--batch-size", "7", *flags)
+    assert_user_error(code, err, needle)
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_output_dir_that_is_a_file_or_unwritable_is_a_one_line_error(tmp_path, monkeypatch):
+    (tmp_path / "a-file").write_text("mine")
+    code, err = train_cli(tmp_path / "a-file")
+    assert_user_error(code, err, f"output directory {tmp_path / 'a-file'} is a file, not a directory", "--output-dir")
+    code, err = train_cli(tmp_path / "a-file" / "run")
+    assert_user_error(code, err, f"{tmp_path / 'a-file'} is a file", "--output-dir")
+    assert (tmp_path / "a-file").read_text() == "mine"
+    # a read-only folder; root may write anywhere, so mkdir is made to refuse as the kernel would for anyone else
+    read_only = tmp_path / "read-only"
+    read_only.mkdir(mode=0o555)
+    real_mkdir = Path.mkdir
+
+    def refuse(self, *args, **kwargs):
+        if self == read_only or read_only in self.parents:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    try:
+        code, err = train_cli(read_only / "run")
+    finally:
+        read_only.chmod(0o755)
+    assert_user_error(code, err, str(read_only / "run"), "--output-dir")
+    assert list(read_only.iterdir()) == []
+
+
+def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
+    """Named (train arguments, expected message part) that fail validation, with the files they need."""
+    (tmp_path / "empty.txt").write_text("")
+    (tmp_path / "binary.txt").write_bytes(bytes(range(256)))
+    (tmp_path / "no-pipe.txt").write_text("just some words\n")
+    (tmp_path / "cmudict.toml").write_text(f'[model]\ncmudict = "{tmp_path / "missing.dict"}"\n')
+    return {
+        "missing list": (["waveglow", "--filelist", str(tmp_path / "nope.txt")], "cannot read file list"),
+        "empty list": (["waveglow", "--filelist", str(tmp_path / "empty.txt")], "is empty"),
+        "binary list": (["waveglow", "--filelist", str(tmp_path / "binary.txt")], "cannot read file list"),
+        "bad list": (["waveglow", "--filelist", str(tmp_path / "no-pipe.txt")], "expected 'path|text'"),
+        "missing val list": (["waveglow", "--val-filelist", str(tmp_path / "nope.txt")], "cannot read file list"),
+        "fp16 on the cpu": (["waveglow", "--precision", "fp16"], "fp16 needs a CUDA GPU"),
+        "missing init-from": (["waveglow", "--init-from", str(tmp_path / "nope.pt")], "nope.pt"),
+        "missing cmudict": (
+            ["tacotron2", "--preset", "tiny", "--config", str(tmp_path / "cmudict.toml")],
+            "missing.dict",
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "missing list",
+        "empty list",
+        "binary list",
+        "bad list",
+        "missing val list",
+        "fp16 on the cpu",
+        "missing init-from",
+        "missing cmudict",
+    ],
+)
+def test_invalid_inputs_leave_no_output_directory(tmp_path, case):
+    args, needle = bad_inputs(tmp_path)[case]
+    code, err = train_cli(tmp_path / "new" / "run", *args)
+    assert_user_error(code, err, needle)
+    assert not (tmp_path / "new").exists()
+    # a folder that was there before is left as it was (nothing is cleaned up that this run did not make)
+    (tmp_path / "old").mkdir()
+    code, err = train_cli(tmp_path / "old", *args)
+    assert_user_error(code, err, needle)
+    assert (tmp_path / "old").is_dir() and list((tmp_path / "old").iterdir()) == []

@@ -237,7 +237,10 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{where} must be a number, not {value!r}")
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer with hundreds of digits
+            raise ConfigError(f"{where} is too large: {str(value)[:20]}...") from None
     if hint is str:
         if not isinstance(value, str):
             raise ConfigError(f"{where} must be a string, not {value!r}")

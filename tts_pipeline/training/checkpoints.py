@@ -7,19 +7,47 @@ beside it ``model_<step>.safetensors`` is the model alone in the project's forma
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, ConfigError
 from ..fileio import atomic_output
 from ..safeload import safe_torch_load
 
 FORMAT = "tts-pipeline-train-1"
 _NAME = re.compile(r"checkpoint_(\d+)\.pt$")
 _MODEL_NAME = re.compile(r"model_(\d+)\.safetensors$")
+
+
+def check_output_dir(output_dir: Path) -> None:
+    """Raise ConfigError when ``output_dir`` is not, and cannot become, a writable directory; creates nothing."""
+    existing = output_dir
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if existing == output_dir and not existing.is_dir():
+        raise ConfigError(f"output directory {output_dir} is a file, not a directory; choose another --output-dir")
+    if not existing.is_dir():
+        raise ConfigError(
+            f"cannot create output directory {output_dir}: {existing} is a file; choose another --output-dir"
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"cannot write to output directory {output_dir}: {existing} is not writable; choose another --output-dir"
+        )
+
+
+def make_output_dir(output_dir: Path) -> None:
+    """Create ``output_dir`` and its parents (an existing one is fine); ConfigError when that fails."""
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create output directory {output_dir}: {exc.strerror or exc}; choose a writable --output-dir"
+        ) from None
 
 
 def checkpoint_path(output_dir: Path, step: int) -> Path:

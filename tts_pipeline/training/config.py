@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,8 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
+
+MAX_SEED = 2**63 - 1  # the largest seed every RNG the loop seeds accepts (torch's take up to 2**64 - 1)
 
 
 @dataclass
@@ -63,14 +66,34 @@ class TrainConfig:
             "keep_last",
             "val_every",
             "log_every",
+            "lr_decay_steps",  # a divisor of the decay schedule
+            "max_bad_steps",  # 0 would stop at the first skipped step, as 1 does (it never means "no limit")
         )
         for name in positive:
             if getattr(self, name) < 1:
                 raise ConfigError(f"train.{name} must be >= 1, not {getattr(self, name)}")
-        if self.learning_rate <= 0:
-            raise ConfigError(f"train.learning_rate must be > 0, not {self.learning_rate}")
-        if self.max_minutes is not None and self.max_minutes <= 0:
-            raise ConfigError(f"train.max_minutes must be > 0, not {self.max_minutes}")
+        _require(self, "learning_rate", _finite(self.learning_rate) and self.learning_rate > 0, "a finite number > 0")
+        _require(self, "weight_decay", _finite(self.weight_decay) and self.weight_decay >= 0, "a finite number >= 0")
+        clip = self.grad_clip
+        _require(
+            self,
+            "grad_clip",
+            clip is None or (_finite(clip) and clip > 0),
+            "a finite number > 0 (or left out: no clipping)",
+        )
+        start = self.lr_decay_start
+        _require(self, "lr_decay_start", start is None or start >= 0, ">= 0 (or left out: a constant learning rate)")
+        _require(self, "lr_decay_rate", 0 < self.lr_decay_rate <= 1, "> 0 and <= 1 (the factor per lr_decay_steps)")
+        floor = self.min_learning_rate
+        _require(self, "min_learning_rate", _finite(floor) and floor >= 0, "a finite number >= 0")
+        minutes = self.max_minutes
+        _require(
+            self,
+            "max_minutes",
+            minutes is None or (_finite(minutes) and minutes > 0),
+            "a finite number > 0 (or left out: no time limit)",
+        )
+        _require(self, "seed", 0 <= self.seed <= MAX_SEED, "from 0 to 2**63 - 1")
         if self.num_workers < 0:
             raise ConfigError("train.num_workers must be >= 0")
         if self.keep_models is not None and self.keep_models < 1:
@@ -85,6 +108,17 @@ class TrainConfig:
             return self.learning_rate * warmup
         decayed = self.learning_rate * self.lr_decay_rate ** ((step - self.lr_decay_start) / self.lr_decay_steps)
         return max(decayed, self.min_learning_rate) * warmup
+
+
+def _finite(value: float) -> bool:
+    """Whether ``value`` is neither NaN nor infinite (an int always is)."""
+    return isinstance(value, int) or math.isfinite(value)
+
+
+def _require(config: TrainConfig, name: str, ok: bool, rule: str) -> None:
+    """Raise ConfigError "train.NAME must be RULE, not VALUE" unless ``ok``."""
+    if not ok:
+        raise ConfigError(f"train.{name} must be {rule}, not {getattr(config, name)}")
 
 
 def read_train_file(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:

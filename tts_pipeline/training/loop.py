@@ -42,12 +42,11 @@ class Trainer:
         self.task, self.config = task, config
         self.dist: DistInfo = setup(config.device)
         self.device = self.dist.device
-        self.output_dir = Path(config.output_dir)
-        if self.dist.is_main:
-            self.output_dir.mkdir(parents=True, exist_ok=True)
+        self.output_dir = Path(config.output_dir)  # created by run() once the inputs are known good
         self.amp_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(config.precision)
         if config.precision == "fp16" and self.device.type != "cuda":
             raise ConfigError("precision fp16 needs a CUDA GPU; use bf16 or fp32 on the CPU")
+        ckpt.check_output_dir(self.output_dir)
         self.step = 0
         state = self._resume_state() if resume else None
         torch.manual_seed(config.seed)
@@ -67,7 +66,7 @@ class Trainer:
         )
         # what the training steps call: compiled once here (first step traces; a new shape recompiles)
         self.step_model = torch.compile(self.ddp) if config.compile else self.ddp
-        self.logger = TrainLogger(self.output_dir, enabled=self.dist.is_main)
+        self.logger = TrainLogger(self.output_dir, enabled=False)  # run() opens the real one
 
     # --- state ------------------------------------------------------------------------------
 
@@ -104,6 +103,20 @@ class Trainer:
             self.task.save_model(self.model, ckpt.model_path(self.output_dir, self.step))
             ckpt.prune(self.output_dir, self.config.keep_last, self.config.keep_models)
         barrier(self.dist)
+
+    def _make_output_dir(self) -> None:
+        """Create the output directory (main process); if that fails, every rank stops with the error."""
+        error: ConfigError | None = None
+        if self.dist.is_main:
+            try:
+                ckpt.make_output_dir(self.output_dir)
+            except ConfigError as exc:
+                error = exc
+        if not all_agree(error is None, self.dist):
+            raise error or ConfigError(
+                f"cannot create output directory {self.output_dir} (the main process says why); "
+                "choose a writable --output-dir"
+            )
 
     # --- data -------------------------------------------------------------------------------
 
@@ -207,8 +220,12 @@ class Trainer:
     def run(self) -> int:
         """Train until ``config.steps`` (or ``config.max_minutes``); checkpoints on the way and at the end."""
         cfg = self.config
-        train_iter = iter(self._loader(cfg.filelist, train=True))
+        # every input is read and checked before anything is written, so a bad one leaves no output directory
+        train_loader = self._loader(cfg.filelist, train=True)
         val_loader = self._loader(cfg.val_filelist, train=False) if cfg.val_filelist else None
+        self._make_output_dir()
+        self.logger = TrainLogger(self.output_dir, enabled=self.dist.is_main)
+        train_iter = iter(train_loader)
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not self.dist.is_main, unit="step", desc=self.task.name)
         bad_steps, started, start_step = 0, time.time(), self.step
         self.model.train()
