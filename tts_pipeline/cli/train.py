@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 from pathlib import Path
 
 import click
@@ -44,6 +46,10 @@ def train(model: str, config_path, resume_dir, init_from, preset, **flags) -> No
     from ..training.config import make_train_config, read_train_file
     from ..training.loop import Trainer
 
+    # A kill ends training at once, as before: checkpoints are written atomically, so it costs only the steps
+    # since the last one, and DataLoader workers killed with it would otherwise turn it into a traceback.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
     task_cls = get_registry().trainer(model)
     train_values, model_values = read_train_file(config_path) if config_path else ({}, {})
     if resume_dir is not None:
