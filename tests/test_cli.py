@@ -461,3 +461,21 @@ def test_a_killed_say_leaves_no_partial_file(tmp_path):
     assert proc.wait(timeout=60) == 130, proc.stderr.read()
     assert "aborted" in proc.stderr.read()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_bare_command_prints_its_help_not_an_error_line():
+    code, out, err = run()
+    assert code == 2 and "Usage: tts-pipeline" in out + err and "Commands:" in out + err
+    assert not (out + err).startswith("error:")
+
+
+def test_a_huge_denoiser_strength_is_refused(tmp_path, good_mel, tiny_waveglow_file):
+    args = ("vocode", str(good_mel), "--checkpoint", str(tiny_waveglow_file), "-o", str(tmp_path / "o.wav"))
+    assert_user_error(*run(*args, "--denoiser-strength", "1e308")[::2], "denoiser_strength must lie between 0 and 1")
+
+
+def test_say_uses_the_acoustic_model_its_config_names(tmp_path):
+    cfg = tmp_path / "p.toml"
+    cfg.write_text('[acoustic]\nname = "nosuch"\n')
+    code, _, err = run("say", "Hi.", "--config", str(cfg), "--vocoder", "griffin-lim", "-o", str(tmp_path / "o.wav"))
+    assert code == 2 and "unknown acoustic model 'nosuch'" in err

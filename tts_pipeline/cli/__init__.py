@@ -36,6 +36,9 @@ def build_cli() -> click.Group:
     return cli
 
 
+NO_ARGS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())  # click >= 8.2
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script."""
     setup_logging()
@@ -50,6 +53,9 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
+    except NO_ARGS_HELP as exc:  # a bare command: its help, as click prints it
+        exc.show()
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:  # a bad option or argument: one line, as for every user error
         hint = ""
         if isinstance(exc, click.UsageError) and exc.ctx is not None:

@@ -62,16 +62,20 @@ def build_config(
     checkpoint: Path | None = None,
     vocoder_overrides: dict[str, Any] | None = None,
     acoustic: str | None = None,
+    default_acoustic: str | None = None,
     acoustic_checkpoint: Path | None = None,
     acoustic_overrides: dict[str, Any] | None = None,
 ) -> PipelineConfig:
-    """Read the config file (if any) and apply command-line overrides on top."""
+    """Read the config file (if any) and apply command-line overrides on top; ``default_acoustic`` is the
+    acoustic model when neither the file nor a flag names one."""
     config = load_config(config_path)
     if vocoder is not None and vocoder != config.vocoder.name:
         config.vocoder = StageConfig(name=vocoder)
     if checkpoint is not None:
         config.vocoder.checkpoint = checkpoint
     config.vocoder.options.update({k: v for k, v in (vocoder_overrides or {}).items() if v is not None})
+    if acoustic is None and config.acoustic is None:
+        acoustic = default_acoustic
     if acoustic is not None and (config.acoustic is None or acoustic != config.acoustic.name):
         config.acoustic = StageConfig(name=acoustic)
     if acoustic_checkpoint is not None:

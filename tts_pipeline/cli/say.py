@@ -58,7 +58,8 @@ def say(
         vocoder=flags.pop("vocoder"),
         checkpoint=flags.pop("checkpoint"),
         vocoder_overrides={k: flags.pop(k) for k in ("sigma", "denoiser_strength", "denoiser_mode")},
-        acoustic=acoustic or "tacotron2",
+        acoustic=acoustic,
+        default_acoustic="tacotron2",
         acoustic_checkpoint=acoustic_checkpoint,
         acoustic_overrides={"max_decoder_steps": max_decoder_steps, "cmudict": cmudict},
     )

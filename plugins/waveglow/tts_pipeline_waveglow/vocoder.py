@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -53,9 +52,10 @@ class WaveGlowOptions:
             raise ConfigError(
                 f"vocoder.sigma must lie between 0 and {MAX_SIGMA:g} (0.6 to 1.0 is usual), not {self.sigma}"
             )
-        if not math.isfinite(self.denoiser_strength) or self.denoiser_strength < 0:
+        if not 0 <= self.denoiser_strength <= 1:  # also refuses nan; at 1 the whole bias is taken off
             raise ConfigError(
-                f"vocoder.denoiser_strength must be >= 0 (0 disables, 0.01 usual), not {self.denoiser_strength}"
+                "vocoder.denoiser_strength must lie between 0 and 1 (0 disables, 0.01 usual), "
+                f"not {self.denoiser_strength}"
             )
         if self.chunk_frames < 0:
             raise ConfigError(f"vocoder.chunk_frames must be >= 0 (0: never chunk), not {self.chunk_frames}")
