@@ -42,6 +42,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 DTYPES = ("fp32", "fp16", "bf16")
+MAX_SEED = 2**63 - 1  # the largest seed every generator seeded from it accepts (torch's take up to 2**64 - 1)
 DEFAULT_VOICE = "joe-lj-demo"  # the voice shipped in tts_pipeline/voices/
 
 
@@ -73,7 +74,7 @@ class RuntimeConfig:
             raise ConfigError(f"runtime.dtype must be one of {', '.join(DTYPES)}, not {self.dtype!r}")
         if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
             raise ConfigError(f"runtime.seed must be an integer, not {self.seed!r}")
-        if self.seed is not None and not 0 <= self.seed < 2**63:
+        if self.seed is not None and not 0 <= self.seed <= MAX_SEED:
             raise ConfigError(f"runtime.seed must lie between 0 and 2**63 - 1, not {self.seed}")
 
 

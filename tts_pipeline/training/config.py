@@ -8,15 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from ..config import parse_options
+from ..config import MAX_SEED, parse_options
 from ..errors import ConfigError
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
-
-MAX_SEED = 2**63 - 1  # the largest seed every RNG the loop seeds accepts (torch's take up to 2**64 - 1)
 
 
 @dataclass
