@@ -72,23 +72,18 @@ class TrainConfig:
                 raise ConfigError(f"train.{name} must be >= 1, not {getattr(self, name)}")
         _require(self, "learning_rate", _finite(self.learning_rate) and self.learning_rate > 0, "a finite number > 0")
         _require(self, "weight_decay", _finite(self.weight_decay) and self.weight_decay >= 0, "a finite number >= 0")
-        clip = self.grad_clip
         _require(
-            self,
-            "grad_clip",
-            clip is None or (_finite(clip) and clip > 0),
-            "a finite number > 0 (or left out: no clipping)",
+            self, "grad_clip", _positive_or_unset(self.grad_clip), "a finite number > 0 (or left out: no clipping)"
         )
         start = self.lr_decay_start
         _require(self, "lr_decay_start", start is None or start >= 0, ">= 0 (or left out: a constant learning rate)")
         _require(self, "lr_decay_rate", 0 < self.lr_decay_rate <= 1, "> 0 and <= 1 (the factor per lr_decay_steps)")
         floor = self.min_learning_rate
         _require(self, "min_learning_rate", _finite(floor) and floor >= 0, "a finite number >= 0")
-        minutes = self.max_minutes
         _require(
             self,
             "max_minutes",
-            minutes is None or (_finite(minutes) and minutes > 0),
+            _positive_or_unset(self.max_minutes),
             "a finite number > 0 (or left out: no time limit)",
         )
         _require(self, "seed", 0 <= self.seed <= MAX_SEED, "from 0 to 2**63 - 1")
@@ -111,6 +106,11 @@ class TrainConfig:
 def _finite(value: float) -> bool:
     """Whether ``value`` is neither NaN nor infinite (an int always is)."""
     return isinstance(value, int) or math.isfinite(value)
+
+
+def _positive_or_unset(value: float | None) -> bool:
+    """Whether an optional limit is left out (None) or a finite number above 0."""
+    return value is None or (_finite(value) and value > 0)
 
 
 def _require(config: TrainConfig, name: str, ok: bool, rule: str) -> None:
