@@ -479,3 +479,20 @@ def test_say_uses_the_acoustic_model_its_config_names(tmp_path):
     cfg.write_text('[acoustic]\nname = "nosuch"\n')
     code, _, err = run("say", "Hi.", "--config", str(cfg), "--vocoder", "griffin-lim", "-o", str(tmp_path / "o.wav"))
     assert code == 2 and "unknown acoustic model 'nosuch'" in err
+
+
+def test_a_single_input_into_a_new_folder_named_with_a_slash(tmp_path, good_mel, tiny_waveglow_file):
+    out = str(tmp_path / "new") + "/"
+    code, _, err = run("vocode", str(good_mel), "--checkpoint", str(tiny_waveglow_file), "-o", out)
+    assert code == 0, err
+    assert [p.name for p in (tmp_path / "new").iterdir()] == [f"{good_mel.stem}.wav"]
+
+
+def test_two_inputs_of_one_name_are_refused_before_the_folder_is_made(tmp_path, good_mel, tiny_waveglow_file):
+    (tmp_path / "b").mkdir()
+    twin = tmp_path / "b" / good_mel.name
+    twin.write_bytes(good_mel.read_bytes())
+    out = tmp_path / "out"
+    code, _, err = run("vocode", str(good_mel), str(twin), "--checkpoint", str(tiny_waveglow_file), "-o", str(out))
+    assert_user_error(code, err, "same file name")
+    assert not out.exists()

@@ -26,10 +26,16 @@ def collect_inputs(paths: tuple[Path, ...], extensions: tuple[str, ...], what: s
     return found
 
 
-def plan_outputs(inputs: list[Path], output: Path, extensions: tuple[str, ...], default_ext: str) -> list[Path]:
+def plan_outputs(inputs: list[Path], output: str | Path, extensions: tuple[str, ...], default_ext: str) -> list[Path]:
     """One output path per input: ``output`` itself for a single input (unless it is a folder or ends
-    with /), else files named after the inputs inside the folder ``output`` (created if missing)."""
-    as_folder = output.is_dir() or str(output).endswith(("/", "\\"))
+    with /), else files named after the inputs inside the folder ``output`` (created if missing).
+
+    ``output`` is best passed as the string the user typed: a ``Path`` has already dropped a trailing /.
+    Every check runs before the folder is made, so a refused command leaves nothing behind.
+    """
+    raw = str(output)
+    output = Path(output)
+    as_folder = output.is_dir() or raw.endswith(("/", "\\"))
     if len(inputs) == 1 and not as_folder:
         if output.suffix.lower() not in extensions:
             raise AudioIOError(
@@ -40,15 +46,15 @@ def plan_outputs(inputs: list[Path], output: Path, extensions: tuple[str, ...], 
         return [output]
     if output.suffix.lower() in extensions and not as_folder:
         raise AudioIOError(f"{len(inputs)} inputs need an output folder, not the file {output}; pass -o FOLDER/")
-    try:
-        output.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise AudioIOError(f"cannot create output folder {output}: {exc.strerror} (choose a writable path)") from None
     names = [p.stem for p in inputs]
     if len(set(names)) != len(names):
         raise AudioIOError("two inputs have the same file name; they would overwrite each other in the output folder")
     outputs = [output / f"{name}{default_ext}" for name in names]
-    check_writable(outputs[0])  # once, not one error per input
     for path in outputs:
         check_not_input(path, inputs)
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise AudioIOError(f"cannot create output folder {output}: {exc.strerror} (choose a writable path)") from None
+    check_writable(outputs[0])  # once, not one error per input
     return outputs

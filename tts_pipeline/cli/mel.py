@@ -14,7 +14,7 @@ AUDIO_INPUTS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
 
 @click.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Output .npy/.pt, or a folder.")
+@click.option("-o", "--output", required=True, type=click.Path(), help="Output .npy/.pt, or a folder (end with /).")
 @click.option("--mel-format", default="nvidia", show_default=True, help="Mel format to compute (see `formats`).")
 @click.option(
     "--layout",
@@ -23,7 +23,7 @@ AUDIO_INPUTS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
     show_default=True,
     help="Array layout in the file; 'format' uses the mel format's own.",
 )
-def mel(inputs: tuple[Path, ...], output: Path, mel_format: str, layout: str) -> None:
+def mel(inputs: tuple[Path, ...], output: str, mel_format: str, layout: str) -> None:
     """Compute mel spectrograms of audio files (resampled to the format's rate when needed).
 
     Writes float32 [n_mels, T] .npy (or .pt, a torch tensor as NVIDIA's tools save).

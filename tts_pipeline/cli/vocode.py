@@ -16,7 +16,7 @@ from .options import LAYOUTS, build_config, runtime_options, vocoder_options
 
 @click.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Output file, or a folder.")
+@click.option("-o", "--output", required=True, type=click.Path(), help="Output file, or a folder (end with /).")
 @click.option("--ext", type=click.Choice(["wav", "flac", "npy"]), default="wav", help="Extension for folder outputs.")
 @click.option("--layout", type=click.Choice(LAYOUTS), default="auto", help="How the mel arrays are laid out.")
 @click.option("--mel-format", default=None, help="Format of the input mels (default: the vocoder's own).")
@@ -25,7 +25,7 @@ from .options import LAYOUTS, build_config, runtime_options, vocoder_options
 @runtime_options
 def vocode(
     inputs: tuple[Path, ...],
-    output: Path,
+    output: str,
     ext: str,
     layout: str,
     mel_format: str | None,
