@@ -141,6 +141,20 @@ def test_say_cli_refuses_stdin_that_is_not_utf8(tmp_path, tiny_tacotron2_file):
     assert run_cli(*args, stdin="Héllo, wörld.".encode()).returncode == 0
 
 
+def test_say_cli_refuses_a_text_argument_that_is_not_utf8(tmp_path, tiny_tacotron2_file):
+    out = tmp_path / "o.wav"
+    flags = ["--acoustic-checkpoint", str(tiny_tacotron2_file), "--vocoder", "griffin-lim", "-o", str(out)]
+    proc = run_cli("say", "Héllo, wörld.".encode("latin-1"), *flags)  # argv bytes as a latin-1 terminal sends them
+    assert proc.returncode == 2
+    assert (
+        proc.stderr.decode()
+        .strip()
+        .splitlines()[-1]
+        .startswith("error: the text is not UTF-8 (byte 0xe9 at character 1")
+    )
+    assert not out.exists()
+
+
 @pytest.mark.parametrize(
     "text, needle",
     [("   ", "empty"), ("!!!", "no letters"), ("\U0001f600", "no letters"), ("{QQ1}", "QQ1")],

@@ -39,8 +39,7 @@ def say(
     from ..pipeline import Pipeline
     from ..plot import check_plot_path, plot_synthesis
 
-    if text == "-":
-        text = _read_stdin()
+    text = _read_stdin() if text == "-" else _check_argument(text)
     if not text.strip():
         raise TextError("the text is empty: give some words to speak (or pipe them in with -)")
     if not 0 <= pause <= MAX_PAUSE:  # also refuses nan
@@ -82,6 +81,21 @@ def say(
         f"at {pipeline.sample_rate} Hz",
         err=True,
     )
+
+
+def _check_argument(text: str) -> str:
+    """TEXT as given on the command line; TextError when its bytes were not UTF-8.
+
+    Python hands undecodable argv bytes over as lone surrogates (U+DC80-U+DCFF); without this check they
+    would be silently dropped by the text front end.
+    """
+    for offset, char in enumerate(text):
+        if "\udc80" <= char <= "\udcff":
+            raise TextError(
+                f"the text is not UTF-8 (byte 0x{ord(char) - 0xDC00:02x} at character {offset}): "
+                "give it in UTF-8, e.g. pipe it through iconv -t UTF-8 and pass -"
+            )
+    return text
 
 
 def _read_stdin() -> str:
