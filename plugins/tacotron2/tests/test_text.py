@@ -84,6 +84,10 @@ def test_bundled_cmudict_gzip_and_trailing_comments(tmp_path):
     path.write_bytes(b"not gzip")
     with pytest.raises(TTSError, match="cannot read CMUdict"):
         CMUDict(path)
+    path = tmp_path / "garbage.txt"
+    path.write_bytes(bytes(range(256)) * 4 + b"\nhello world\n")  # no line with valid phones
+    with pytest.raises(TTSError, match="holds no CMUdict entries"):
+        CMUDict(path)
 
 
 def test_p_arpabet_mixes_spelt_and_phone_words():

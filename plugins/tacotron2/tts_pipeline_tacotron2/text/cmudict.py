@@ -26,7 +26,8 @@ class CMUDict:
 
     File lines are ``WORD  PH1 PH2 ...`` (any case); ``WORD(1)`` lines are alternates; ``;;;`` starts a
     comment line and `` # `` a comment after the phones; a ``.gz`` file is read through gzip. ``path``
-    ``"bundled"`` is the copy this package carries. Entries with phones outside CMUdict's set are skipped.
+    ``"bundled"`` is the copy this package carries. Entries with phones outside CMUdict's set are skipped;
+    a file with no entry at all is refused (TTSError), as it cannot be a CMUdict.
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -46,6 +47,11 @@ class CMUDict:
             if not phones or any(p not in _VALID for p in phones.split()):
                 continue
             self.entries.setdefault(_ALTERNATE.sub("", word).lower(), []).append(phones)
+        if not self.entries:
+            raise TTSError(
+                f"{path} holds no CMUdict entries (lines like 'HELLO  HH AH0 L OW1'): "
+                f"give a CMUdict file, or '{BUNDLED}' for the one this package carries"
+            )
 
     def __len__(self) -> int:
         return len(self.entries)
