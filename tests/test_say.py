@@ -286,3 +286,24 @@ def test_ten_thousand_words_are_decoded_a_batch_at_a_time(pipeline):
     # 6 sentences out after the first alone and two batches of 4: the other ~250 are not decoded (nor held) yet
     assert calls == [1, 4, 4]
     assert all(p.audio.shape == (FRAMES * HOP,) for p in pieces)
+
+
+def test_nan_tacotron2_weights_give_one_error_line(tmp_path, tiny_tacotron2_file):
+    from safetensors.torch import load_file, safe_open, save_file
+
+    with safe_open(str(tiny_tacotron2_file), framework="pt") as fh:
+        metadata = fh.metadata()
+    state = {
+        k: v.float().fill_(float("nan")) if v.is_floating_point() else v
+        for k, v in load_file(str(tiny_tacotron2_file)).items()
+    }
+    broken = tmp_path / "nan.safetensors"
+    save_file(state, str(broken), metadata=metadata)
+    out = tmp_path / "o.wav"
+    proc = run_cli("say", "Hello.", "--acoustic-checkpoint", str(broken), "--vocoder", "griffin-lim", "-o", str(out))
+    err = proc.stderr.decode()
+    assert proc.returncode == 2 and not out.exists()
+    assert (
+        err.startswith("error: acoustic model 'tacotron2' produced a mel with NaN or Inf values")
+        and err.count("\n") == 1
+    )

@@ -108,7 +108,7 @@ class Tacotron2Acoustic(AcousticModel):
         for start in range(0, len(sequences), step):
             outputs.extend(self._decode(sequences[start : start + step], generator))
         for text, out in zip(texts, outputs, strict=True):
-            if out.truncated:
+            if out.truncated and torch.isfinite(out.mel).all():  # a NaN mel never stops: the pipeline says so
                 log.warning(
                     "sentence %r reached the %d-frame decoder limit; the text was probably cut "
                     "(split it, or raise max_decoder_steps)",
