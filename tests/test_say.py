@@ -307,3 +307,86 @@ def test_nan_tacotron2_weights_give_one_error_line(tmp_path, tiny_tacotron2_file
         err.startswith("error: acoustic model 'tacotron2' produced a mel with NaN or Inf values")
         and err.count("\n") == 1
     )
+
+
+def test_synthesize_many_speaks_each_text_as_synthesize_would(tiny_tacotron2_file, tiny_waveglow_file):
+    def make():
+        return Pipeline.from_config(
+            {
+                "acoustic": {"name": "tacotron2", "checkpoint": str(tiny_tacotron2_file), "batch_size": 3},
+                "vocoder": {"name": "waveglow", "checkpoint": str(tiny_waveglow_file), "sigma": 0.0},
+                "runtime": {"device": "cpu", "seed": 5},
+            }
+        )
+
+    texts = ["One. Two words.", "Three words here.", "Four. Five. Six. Seven."]
+    many = list(make().synthesize_many(texts, pause=0.1))
+    one_by_one = make()
+    alone = [one_by_one.synthesize(text, pause=0.1) for text in texts]
+    assert [a.samples.shape for a in many] == [a.samples.shape for a in alone]
+    assert [a.duration for a in many] == pytest.approx([(n * FRAMES * HOP + (n - 1) * 2205) / 22050 for n in (2, 1, 4)])
+    assert all(torch.allclose(a.samples, b.samples, atol=1e-4) for a, b in zip(many, alone, strict=True))
+    with pytest.raises(TextError, match=r"^text 2: text '\?!' contains no letters"):
+        make().synthesize_many(["Fine.", "?!", "Fine."]).__next__()
+    with pytest.raises(TextError, match="must be a str, not bytes"):
+        make().synthesize(b"Hello.")
+
+
+def test_parse_text_list_names_and_texts():
+    from tts_pipeline.cli.text_input import parse_text_list
+
+    content = (
+        "\ufeffHello there.\n\n  \nwavs/LJ001-0001.wav|Printing, in the only sense.|Printing normalised\nSecond.\n"
+    )
+    lines = parse_text_list(content, "t.txt")
+    assert [(line.number, line.name, line.text) for line in lines] == [
+        (1, "0001", "Hello there."),
+        (4, "LJ001-0001", "Printing, in the only sense."),
+        (5, "0003", "Second."),
+    ]
+    for bad, needle in [
+        ("", "holds no text"),
+        ("a|one\nb/a.wav|two\n", "lines 1 and 2 both name 'a'"),
+        ("|text\n", "line 1: expected 'text' or 'name|text'"),
+        ("x|  \n", "line 1: expected"),
+    ]:
+        with pytest.raises(TextError, match=needle):
+            parse_text_list(bad, "t.txt")
+
+
+def test_say_cli_text_file_speaks_each_line_into_a_folder(tmp_path, tiny_tacotron2_file, tiny_waveglow_file):
+    lines = tmp_path / "lines.txt"
+    lines.write_text("One. Two.\nwavs/LJ001-0002.wav|Three.|normalised\n\nFour.\n", encoding="utf-8")
+    out = tmp_path / "out"
+    flags = ["--acoustic-checkpoint", str(tiny_tacotron2_file), "--checkpoint", str(tiny_waveglow_file)]
+    proc = run_cli("say", "-f", str(lines), "-o", str(out), "--pause", "0.1", "--ext", "flac", *flags)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert sorted(p.name for p in out.iterdir()) == ["0001.flac", "0003.flac", "LJ001-0002.flac", "filelist.txt"]
+    assert (out / "filelist.txt").read_text() == "0001.flac|One. Two.\nLJ001-0002.flac|Three.\n0003.flac|Four.\n"
+    assert sf.info(out / "0001.flac").frames == 2 * FRAMES * HOP + 2205
+    assert sf.info(out / "LJ001-0002.flac").frames == FRAMES * HOP
+    assert "3 file(s)" in proc.stderr.decode().splitlines()[-1]
+
+
+def test_say_cli_text_file_errors(tmp_path, tiny_tacotron2_file):
+    flags = ["--acoustic-checkpoint", str(tiny_tacotron2_file), "--vocoder", "griffin-lim"]
+    lines = tmp_path / "lines.txt"
+    lines.write_text("Fine.\n?!\n", encoding="utf-8")
+    out = tmp_path / "out"
+    proc = run_cli("say", "-f", str(lines), "-o", str(out), *flags)
+    err = proc.stderr.decode().strip()
+    assert proc.returncode == 2 and err.count("\n") == 0, err
+    assert err.startswith(f"error: {lines} line 2: text '?!' contains no letters") and not out.exists()
+    for args, needle in [
+        (["Hello.", "-f", str(lines)], "give either TEXT or --text-file"),
+        ([], "give either TEXT or --text-file"),
+        (["-f", str(lines), "--plot", str(tmp_path / "p.png")], "no --plot"),
+        (["-f", str(tmp_path / "missing.txt")], "cannot read text file"),
+    ]:
+        proc = run_cli("say", *args, "-o", str(out), *flags)
+        err = proc.stderr.decode().strip()
+        assert proc.returncode == 2 and needle in err and err.count("\n") == 0, err
+    lines.write_bytes("Héllo.\n".encode("latin-1"))
+    proc = run_cli("say", "-f", "-", "-o", str(out), *flags, stdin=lines.read_bytes())
+    assert proc.returncode == 2 and "the text on stdin is not UTF-8 (byte 0xe9" in proc.stderr.decode()
+    assert not out.exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from ..errors import AudioIOError
@@ -46,15 +47,22 @@ def plan_outputs(inputs: list[Path], output: str | Path, extensions: tuple[str, 
         return [output]
     if output.suffix.lower() in extensions and not as_folder:
         raise AudioIOError(f"{len(inputs)} inputs need an output folder, not the file {output}; pass -o FOLDER/")
-    names = [p.stem for p in inputs]
+    return folder_outputs([p.stem for p in inputs], output, default_ext, inputs)
+
+
+def folder_outputs(names: list[str], folder: Path, ext: str, inputs: Iterable[str | Path] = ()) -> list[Path]:
+    """``folder / (name + ext)`` for each name; the folder is made (if missing) only after every check
+    passes: names unique, no output naming one of ``inputs``, ``folder`` not a file."""
     if len(set(names)) != len(names):
         raise AudioIOError("two inputs have the same file name; they would overwrite each other in the output folder")
-    outputs = [output / f"{name}{default_ext}" for name in names]
+    outputs = [folder / f"{name}{ext}" for name in names]
     for path in outputs:
         check_not_input(path, inputs)
+    if folder.exists() and not folder.is_dir():
+        raise AudioIOError(f"cannot write into {folder}: it is a file, not a folder (choose another path)")
     try:
-        output.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise AudioIOError(f"cannot create output folder {output}: {exc.strerror} (choose a writable path)") from None
+        raise AudioIOError(f"cannot create output folder {folder}: {exc.strerror} (choose a writable path)") from None
     check_writable(outputs[0])  # once, not one error per input
     return outputs
