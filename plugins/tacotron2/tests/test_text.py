@@ -167,3 +167,11 @@ def test_inflect_is_imported_only_for_numbers():
         "assert 'inflect' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+
+
+def test_numbers_too_long_to_name_are_read_digit_by_digit():
+    assert english_cleaners("pi is 3.14159265358979323846264338327950288419.").startswith(
+        "pi is three point one four one five nine two six"
+    )
+    assert english_cleaners("the " + "1" * 37 + "2nd") == "the " + "one " * 37 + "second"
+    assert english_cleaners("1" * 36).startswith("one hundred eleven decillion")  # inflect's limit: still named

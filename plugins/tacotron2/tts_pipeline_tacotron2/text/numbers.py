@@ -2,7 +2,8 @@
 
 Thousands separators are removed; dollars (with cents) become words; decimals read
 "point"; ordinals ("21st") and cardinals become words; 1001-2999 read as years ("nineteen eighty-four",
-"two thousand seven", "eighteen hundred").
+"two thousand seven", "eighteen hundred"). A run of more digits than inflect can name (over 36) is
+read digit by digit.
 
 Pound amounts are rewritten before transliteration (see cleaners.to_ascii): "£12" -> "twelve pounds",
 where the original cleaners gave "pstwelve".
@@ -21,6 +22,12 @@ _DOLLARS = re.compile(r"\$([0-9.,]*[0-9]+)")
 _DECIMAL = re.compile(r"([0-9]+\.[0-9]+)")
 _ORDINAL = re.compile(r"[0-9]+(st|nd|rd|th)")
 _NUMBER = re.compile(r"[0-9]+")
+_MAX_DIGITS = 36  # inflect names numbers up to the decillions; longer runs are read digit by digit
+_DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+def _digit_by_digit(digits: str) -> str:
+    return " ".join(_DIGITS[int(d)] for d in digits)
 
 
 @functools.cache
@@ -49,6 +56,8 @@ def _dollars(match: re.Match) -> str:
 
 
 def _cardinal(match: re.Match) -> str:
+    if len(match.group(0)) > _MAX_DIGITS:
+        return _digit_by_digit(match.group(0))
     n = int(match.group(0))
     if 1000 < n < 3000:
         if n == 2000:
@@ -62,6 +71,9 @@ def _cardinal(match: re.Match) -> str:
 
 
 def _ordinal(match: re.Match) -> str:
+    digits = match.group(0)[:-2]
+    if len(digits) > _MAX_DIGITS:  # "...1st": the last digit as an ordinal
+        return _digit_by_digit(digits[:-1]) + " " + _inflect().ordinal(_inflect().number_to_words(digits[-1]))
     return _inflect().number_to_words(match.group(0))
 
 
