@@ -141,3 +141,28 @@ def test_a_float_option_given_a_huge_integer():
 
     with pytest.raises(ConfigError, match="rate is too large"):
         parse_options(Options, {"rate": 10**400}, "x")
+
+
+@pytest.mark.parametrize(
+    "source, needle",
+    [
+        ([{"vocoder": {}}], "not list"),
+        (42, "not int"),
+        (b"p.toml", "not bytes"),
+        ({"acoustic": ""}, "'acoustic' must be a table"),
+        ({"acoustic": False}, "'acoustic' must be a table"),
+        ({1: {}, "x": {}}, "unknown config section 1"),
+    ],
+)
+def test_config_sources_of_the_wrong_shape(source, needle):
+    from tts_pipeline.pipeline import Pipeline
+
+    with pytest.raises(ConfigError, match=needle):
+        Pipeline.from_config(source)
+
+
+def test_pipeline_wants_a_pipeline_config():
+    from tts_pipeline.pipeline import Pipeline
+
+    with pytest.raises(ConfigError, match=r"takes a PipelineConfig, not dict: .*Pipeline.from_config"):
+        Pipeline({"vocoder": {"name": "griffin-lim"}})

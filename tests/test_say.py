@@ -390,3 +390,19 @@ def test_say_cli_text_file_errors(tmp_path, tiny_tacotron2_file):
     proc = run_cli("say", "-f", "-", "-o", str(out), *flags, stdin=lines.read_bytes())
     assert proc.returncode == 2 and "the text on stdin is not UTF-8 (byte 0xe9" in proc.stderr.decode()
     assert not out.exists()
+
+
+@pytest.mark.parametrize("pause", [-1, float("nan"), float("inf"), 1e9, "0.5", None, True])
+def test_a_bad_pause_is_a_config_error_before_any_work(pipeline, pause):
+    with pytest.raises(ConfigError, match="pause must be between 0 and 60 seconds"):
+        pipeline.synthesize("Hello.", pause=pause)
+    with pytest.raises(ConfigError, match="pause must be between 0 and 60 seconds"):
+        next(pipeline.synthesize_many(["Hello."], pause=pause))
+
+
+@pytest.mark.parametrize("batch", [0, -1, 1.5, "2"])
+def test_a_bad_sentences_per_batch_is_a_config_error(pipeline, batch):
+    with pytest.raises(ConfigError, match="sentences_per_batch must be a whole number >= 1"):
+        next(pipeline.synthesize_stream("Hello.", sentences_per_batch=batch))
+    with pytest.raises(TextError, match="texts must be a list of str, not str"):
+        next(pipeline.synthesize_many("Hello."))

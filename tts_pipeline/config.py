@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 import types
 import typing
@@ -42,6 +43,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 DTYPES = ("fp32", "fp16", "bf16")
+MAX_PAUSE = 60.0  # seconds of silence between sentences; more is surely a slip
 MAX_SEED = 2**63 - 1  # the largest seed every generator seeded from it accepts (torch's take up to 2**64 - 1)
 DEFAULT_VOICE = "joe-lj-demo"  # the voice shipped in tts_pipeline/voices/
 
@@ -99,6 +101,10 @@ def load_config(source: str | Path | Mapping[str, Any] | PipelineConfig | None) 
         return source
     if isinstance(source, Mapping):
         return config_from_mapping(source, base_dir=Path.cwd())
+    if not isinstance(source, str | os.PathLike):
+        raise ConfigError(
+            f"a pipeline config is a TOML/JSON file path, a dict or a PipelineConfig, not {type(source).__name__}"
+        )
     path = Path(source)
     return config_from_mapping(read_config_file(path), base_dir=path.parent)
 
@@ -123,15 +129,14 @@ def read_config_file(path: Path, what: str = "config") -> dict[str, Any]:
 
 def config_from_mapping(data: Mapping[str, Any], base_dir: Path) -> PipelineConfig:
     """Validate a config dict: unknown sections or keys are errors naming them."""
-    unknown = set(data) - {"acoustic", "vocoder", "runtime", "voice"}
+    unknown = [key for key in data if key not in {"acoustic", "vocoder", "runtime", "voice"}]
     if unknown:
-        raise ConfigError(
-            f"unknown config section {sorted(unknown)[0]!r}; expected voice, acoustic, vocoder and runtime"
-        )
+        raise ConfigError(f"unknown config section {unknown[0]!r}; expected voice, acoustic, vocoder and runtime")
     voice = data.get("voice", DEFAULT_VOICE)
     if not isinstance(voice, str):
         raise ConfigError(f'voice must be a voice name (see `tts-pipeline voices`) or "none", not {voice!r}')
-    acoustic = _stage(data["acoustic"], "acoustic", base_dir) if data.get("acoustic") else None
+    acoustic_data = data.get("acoustic")
+    acoustic = None if acoustic_data is None or acoustic_data == {} else _stage(acoustic_data, "acoustic", base_dir)
     vocoder = _stage(data.get("vocoder", {"name": "waveglow"}), "vocoder", base_dir)
     runtime_data = data.get("runtime", {})
     if not isinstance(runtime_data, Mapping):

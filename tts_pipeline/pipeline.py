@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ import torch
 
 from .audio.formats import MelFormat
 from .audio.io import write_audio
-from .config import PipelineConfig, load_config, parse_options, resolve_path_options
+from .config import MAX_PAUSE, PipelineConfig, load_config, parse_options, resolve_path_options
 from .errors import CheckpointError, ConfigError, MelError, SynthesisError, TextError
 from .plugins import Registry, get_registry
 from .runtime import make_generator, resolve_device, resolve_dtype
@@ -67,6 +67,11 @@ class Pipeline:
 
     def __init__(self, config: PipelineConfig, registry: Registry | None = None, *, vocoder_only: bool = False) -> None:
         """``vocoder_only``: a pipeline for :meth:`vocode` alone; the voice does not add its acoustic model."""
+        if not isinstance(config, PipelineConfig):
+            raise ConfigError(
+                f"Pipeline() takes a PipelineConfig, not {type(config).__name__}: for a dict or a config file "
+                "use Pipeline.from_config(...)"
+            )
         config = apply_voice(config, vocoder_only)
         self.config = config
         self.registry = registry or get_registry()
@@ -200,6 +205,7 @@ class Pipeline:
         Returns:
             Audio with samples [L] at the vocoder's sample rate.
         """
+        check_pause(pause)
         return self._join([piece.audio for piece in self.synthesize_stream(text)], pause)
 
     def synthesize_many(
@@ -211,6 +217,9 @@ class Pipeline:
         faster than one text after another (and, with a seed, reproducible, though the noise drawn is not
         the same as when each text is spoken on its own). Every text is checked before any work:
         TextError names the first bad one ("text N")."""
+        check_pause(pause)
+        if isinstance(texts, str) or not isinstance(texts, Sequence):
+            raise TextError(f"texts must be a list of str, not {type(texts).__name__} (one text: synthesize)")
         owners: list[int] = []
         pieces: list[str] = []
         for number, text in enumerate(texts, 1):
@@ -232,8 +241,8 @@ class Pipeline:
     def _batch_size(self, sentences_per_batch: int | None) -> int:
         if sentences_per_batch is None:
             return getattr(self.acoustic.options, "batch_size", 8)
-        if sentences_per_batch < 1:
-            raise ConfigError(f"sentences_per_batch must be >= 1, not {sentences_per_batch}")
+        if isinstance(sentences_per_batch, bool) or not isinstance(sentences_per_batch, int) or sentences_per_batch < 1:
+            raise ConfigError(f"sentences_per_batch must be a whole number >= 1, not {sentences_per_batch!r}")
         return sentences_per_batch
 
     def _speak(self, pieces: list[str], bounds: list[int]) -> Iterator[SynthesisPiece]:
@@ -254,6 +263,12 @@ class Pipeline:
         gap = torch.zeros(int(round(pause * self.sample_rate)))
         joined = [part for i, piece in enumerate(parts) for part in ((gap, piece) if i else (piece,))]
         return Audio(samples=torch.cat(joined), sample_rate=self.sample_rate)
+
+
+def check_pause(pause: float) -> None:
+    """ConfigError unless ``pause`` is a number of seconds in [0, MAX_PAUSE] (nan refused)."""
+    if isinstance(pause, bool) or not isinstance(pause, int | float) or not 0 <= pause <= MAX_PAUSE:
+        raise ConfigError(f"pause must be between 0 and {MAX_PAUSE:g} seconds, not {pause!r}")
 
 
 @dataclass

@@ -8,6 +8,7 @@ import click
 from tqdm import tqdm
 
 from ..audio.stream import STDOUT, AudioStreamWriter
+from ..config import MAX_PAUSE
 from ..errors import TextError
 from ..fileio import atomic_output, check_writable
 from .files import folder_outputs
@@ -15,8 +16,6 @@ from .options import build_config, runtime_options, vocoder_options
 from .text_input import Line, check_argument, read_stdin, read_text_list
 
 LIST_FILE = "filelist.txt"  # what --text-file wrote: 'file|text' lines, like a training file list
-
-MAX_PAUSE = 60.0  # seconds between sentences; more is surely a slip
 
 
 @click.command()
