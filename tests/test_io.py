@@ -9,7 +9,7 @@ import soundfile as sf
 import torch
 
 from tts_pipeline.audio.io import read_audio, read_mel, to_pcm16, write_audio, write_mel
-from tts_pipeline.errors import AudioIOError, CheckpointError, MelError
+from tts_pipeline.errors import AudioIOError, CheckpointError, ConfigError, MelError
 from tts_pipeline.fileio import atomic_output
 
 from .test_cli import assert_user_error, run
@@ -167,3 +167,47 @@ def test_atomic_output_gives_ordinary_permissions(tmp_path):
         assert kept.stat().st_mode & 0o777 == 0o640 and kept.read_bytes() == b"new"
     finally:
         os.umask(umask)
+
+
+@pytest.mark.parametrize(
+    "audio, rate, needle",
+    [
+        (torch.zeros(2, 100), 22050, r"mono \[L\], got shape \[2, 100\]"),
+        (np.zeros((100, 2), np.float32), 22050, r"mono \[L\], got shape \[100, 2\]"),
+        (torch.tensor([0.0, float("nan")]), 22050, "1 NaN or Inf samples .the first at sample 1."),
+        (torch.zeros(0), 22050, "empty"),
+        (None, 22050, "must be an array .numpy or torch., not NoneType"),
+        (np.zeros(100, np.int16), 22050, "int16 values: give float samples"),
+        (torch.zeros(100, dtype=torch.complex64), 22050, "complex64 values"),
+        (torch.zeros(100), 0, "sample_rate must be a positive whole number"),
+        (torch.zeros(100), "22050", "sample_rate must be a positive whole number"),
+        (torch.zeros(100), float("nan"), "sample_rate must be a positive whole number"),
+    ],
+)
+def test_write_audio_refuses_what_is_not_mono_float_audio(tmp_path, audio, rate, needle):
+    out = tmp_path / "o.wav"
+    with pytest.raises(AudioIOError, match=needle):
+        write_audio(out, audio, rate)
+    assert list(tmp_path.iterdir()) == []
+    write_audio(out, torch.zeros(1, 100), 22050.0)  # [1, L] and a whole float rate are fine
+    assert sf.info(out).frames == 100 and sf.info(out).samplerate == 22050
+
+
+@pytest.mark.parametrize(
+    "mel, options, error, needle",
+    [
+        (np.full((80, 5), -5, np.complex64), {}, MelError, "complex64 values"),
+        (torch.ones(80, 5, dtype=torch.bool), {}, MelError, "bool values"),
+        ("speech.npy", {}, MelError, "must be an array .numpy or torch., not str: read a file first"),
+        ([[0.0] * 5, [0.0] * 3], {}, MelError, "ragged"),
+        (np.full((80, 5), -5, np.float32), {"mel_format": 5}, ConfigError, "mel_format must be a format name"),
+        (np.full((80, 5), -5, np.float32), {"seed": "1"}, ConfigError, "seed must be an integer"),
+        (np.full((80, 5), -5, np.float32), {"seed": -1}, ConfigError, "seed must lie between 0 and 2..63 - 1"),
+    ],
+)
+def test_vocode_refuses_what_is_not_a_mel(mel, options, error, needle):
+    from tts_pipeline.pipeline import Pipeline
+
+    pipeline = Pipeline.from_config({"voice": "none", "vocoder": {"name": "griffin-lim"}, "runtime": {"device": "cpu"}})
+    with pytest.raises(error, match=needle):
+        pipeline.vocode(mel, **options)

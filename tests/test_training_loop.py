@@ -369,6 +369,18 @@ def test_bad_train_values_from_flags_or_the_config_file_are_one_line_errors(tmp_
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize(
+    ("toml", "needle"),
+    [("train = [1, 2]", "[train] must be a table of settings, not list"), ("model = 5", "[model] must be a table")],
+)
+def test_a_training_section_that_is_not_a_table_is_a_one_line_error(tmp_path, toml, needle):
+    config = tmp_path / "train.toml"
+    config.write_text(toml + "\n")
+    code, err = train_cli(tmp_path / "run", "waveglow", "--config", str(config))
+    assert_user_error(code, err, needle)
+    assert not (tmp_path / "run").exists()
+
+
 def test_an_output_dir_that_is_a_file_or_unwritable_is_a_one_line_error(tmp_path, monkeypatch):
     (tmp_path / "a-file").write_text("mine")
     code, err = train_cli(tmp_path / "a-file")

@@ -74,10 +74,17 @@ class RuntimeConfig:
             raise ConfigError(f"runtime.device must be auto, cpu, cuda or cuda:N, not {self.device!r}")
         if self.dtype not in DTYPES:
             raise ConfigError(f"runtime.dtype must be one of {', '.join(DTYPES)}, not {self.dtype!r}")
-        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
-            raise ConfigError(f"runtime.seed must be an integer, not {self.seed!r}")
-        if self.seed is not None and not 0 <= self.seed <= MAX_SEED:
-            raise ConfigError(f"runtime.seed must lie between 0 and 2**63 - 1, not {self.seed}")
+        if self.seed is not None:
+            check_seed(self.seed, "runtime.seed")
+
+
+def check_seed(seed: int, name: str = "seed") -> int:
+    """``seed`` when it is an integer from 0 to MAX_SEED; ConfigError otherwise."""
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ConfigError(f"{name} must be an integer, not {seed!r}")
+    if not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"{name} must lie between 0 and 2**63 - 1, not {seed}")
+    return seed
 
 
 @dataclass

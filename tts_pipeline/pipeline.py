@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,9 +17,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from .audio.arrays import real_tensor
 from .audio.formats import MelFormat
 from .audio.io import write_audio
-from .config import MAX_PAUSE, PipelineConfig, load_config, parse_options, resolve_path_options
+from .config import MAX_PAUSE, PipelineConfig, check_seed, load_config, parse_options, resolve_path_options
 from .errors import CheckpointError, ConfigError, MelError, SynthesisError, TextError
 from .plugins import Registry, get_registry
 from .runtime import make_generator, resolve_device, resolve_dtype
@@ -118,6 +120,13 @@ class Pipeline:
             return self.vocoder.mel_format
         if isinstance(mel_format, MelFormat):
             return mel_format
+        if isinstance(mel_format, os.PathLike):
+            mel_format = os.fspath(mel_format)
+        if not isinstance(mel_format, str):
+            raise ConfigError(
+                "mel_format must be a format name, a .toml/.json file, key=value hparams or a MelFormat, "
+                f"not {type(mel_format).__name__}"
+            )
         from .audio.format_files import resolve_format
 
         return resolve_format(mel_format, self.registry.mel_formats)
@@ -142,11 +151,11 @@ class Pipeline:
             Audio with samples [n_frames_in_vocoder_format * hop_length].
         """
         src = self.resolve_format(mel_format)
-        mel_t = torch.as_tensor(np.asarray(mel) if not isinstance(mel, torch.Tensor) else mel).float()
+        mel_t = real_tensor(mel, "the mel", MelError).float()
         if mel_t.dim() != 2:
             raise MelError(f"vocode takes one mel [n_mels, T], got shape {list(mel_t.shape)}")
         check_mel(mel_t, src, force=force_format)
-        generator = self.generator if seed is None else make_generator(self.device, seed)
+        generator = self.generator if seed is None else make_generator(self.device, check_seed(seed))
         return Audio(samples=self._to_audio(mel_t, src, generator), sample_rate=self.vocoder.sample_rate)
 
     def _to_audio(self, mel: torch.Tensor, src: MelFormat, generator: torch.Generator) -> torch.Tensor:

@@ -17,6 +17,7 @@ import torch
 
 from ..errors import AudioIOError, MelError
 from ..fileio import atomic_output, check_readable
+from .arrays import real_tensor
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".npy")
 MEL_EXTENSIONS = (".npy", ".pt")
@@ -59,21 +60,55 @@ def resample(audio: torch.Tensor, orig_rate: int, new_rate: int) -> torch.Tensor
     return torch.from_numpy(out.astype(np.float32))
 
 
+FLAC_MAX_RATE = 655350  # the largest sample rate a FLAC stream header can hold
+
+
 def write_audio(path: str | Path, audio: torch.Tensor | np.ndarray, sample_rate: int) -> None:
     """Write mono audio [L] by extension (.wav/.flac 16-bit clipped, .npy float32), atomically."""
     p = Path(path)
     ext = p.suffix.lower()
     if ext not in AUDIO_EXTENSIONS:
         raise AudioIOError(f"cannot write {p}: unknown audio extension {ext or '(none)'}; use .wav, .flac or .npy")
-    samples = audio.detach().float().cpu().numpy() if isinstance(audio, torch.Tensor) else np.asarray(audio)
-    samples = samples.astype(np.float32).reshape(-1)
+    samples = _mono_samples(audio)
+    rate = _sample_rate(sample_rate, ext)
     with atomic_output(p) as tmp:
         if ext == ".npy":
             with open(tmp, "wb") as fh:
                 np.save(fh, samples)
         else:
             pcm = to_pcm16(samples)
-            sf.write(str(tmp), pcm, sample_rate, subtype="PCM_16", format=ext[1:].upper())
+            sf.write(str(tmp), pcm, rate, subtype="PCM_16", format=ext[1:].upper())
+
+
+def _mono_samples(audio: torch.Tensor | np.ndarray) -> np.ndarray:
+    """float32 [L] from mono audio [L] (or [1, L] / [L, 1]); AudioIOError for anything else."""
+    tensor = real_tensor(audio, "audio", AudioIOError, integers=False)
+    if sum(size > 1 for size in tensor.shape) > 1:
+        raise AudioIOError(
+            f"audio must be mono [L], got shape {list(tensor.shape)}: mix it down (mean over channels) "
+            "or write each channel on its own"
+        )
+    samples = tensor.detach().float().cpu().reshape(-1).numpy()
+    if samples.size == 0:
+        raise AudioIOError("the audio is empty: nothing written")
+    bad = np.flatnonzero(~np.isfinite(samples))
+    if bad.size:
+        raise AudioIOError(
+            f"the audio holds {bad.size} NaN or Inf samples (the first at sample {bad[0]}): nothing written"
+        )
+    return samples
+
+
+def _sample_rate(sample_rate: int, ext: str) -> int:
+    """``sample_rate`` as a positive int (a whole float is fine), within what the file type can hold."""
+    whole = isinstance(sample_rate, int | float) and math.isfinite(sample_rate) and sample_rate == int(sample_rate)
+    if isinstance(sample_rate, bool) or not whole or sample_rate <= 0:
+        raise AudioIOError(
+            f"sample_rate must be a positive whole number of Hz (22050 for these models), not {sample_rate!r}"
+        )
+    if ext == ".flac" and sample_rate > FLAC_MAX_RATE:
+        raise AudioIOError(f"FLAC holds sample rates up to {FLAC_MAX_RATE} Hz, not {sample_rate}: write .wav")
+    return int(sample_rate)
 
 
 def to_pcm16(samples: np.ndarray) -> np.ndarray:

@@ -129,6 +129,9 @@ def read_train_file(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     unknown = set(data) - {"train", "model"}
     if unknown:
         raise ConfigError(f"unknown training config section {sorted(unknown)[0]!r}; expected [train] and [model]")
+    for section in ("train", "model"):
+        if not isinstance(data.get(section, {}), dict):
+            raise ConfigError(f"{p}: [{section}] must be a table of settings, not {type(data[section]).__name__}")
     train = dict(data.get("train", {}))
     for key in ("filelist", "val_filelist", "output_dir"):
         if isinstance(train.get(key), str) and not Path(train[key]).is_absolute():
