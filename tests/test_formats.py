@@ -107,7 +107,7 @@ def test_formats_made_in_code_are_checked_too():
         MelFormat(name="x", hop_length=0)
     with pytest.raises(ConfigError, match="log_floor must be > 0"):
         MelFormat(name="x", log_floor=0.0)
-    with pytest.raises(ConfigError, match="n_mels must be a finite number"):
+    with pytest.raises(ConfigError, match="n_mels must be a whole number"):
         MelFormat(name="x", n_mels="80")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="hop_length must be > 0"):
         dataclasses.replace(NVIDIA, hop_length=-256)
@@ -135,3 +135,42 @@ def test_guards():
     for bad, needle in [(torch.zeros(80, 0), "zero frames"), (torch.full((80, 3), float("nan")), "NaN")]:
         with pytest.raises(MelError, match=needle):
             check_mel(bad, NVIDIA, force=True)
+
+
+@pytest.mark.parametrize(
+    "fields, needle",
+    [
+        ({"compression": "log10"}, "compression must be one of 'ln', 'db', not 'log10'"),
+        ({"pad_mode": "wrap"}, "pad_mode must be one of"),
+        ({"layout": "auto"}, "layout must be one of 'bands_first', 'frames_first'"),
+        ({"n_mels": 80.5}, "n_mels must be a whole number, not 80.5"),
+        ({"hop_length": 256.0}, "hop_length must be a whole number"),
+        ({"center": "no"}, "center must be true or false"),
+    ],
+)
+def test_a_mel_format_made_in_code_is_checked_like_a_file(fields, needle):
+    with pytest.raises(ConfigError, match=needle):
+        MelFormat(name="x", **fields)
+
+
+def test_compute_and_convert_mel_refuse_what_is_not_audio_or_a_mel():
+    from tts_pipeline.audio.convert import convert_mel
+    from tts_pipeline.audio.mel import compute_mel
+
+    audio = torch.rand(4000) - 0.5
+    mel = compute_mel(audio.numpy())  # numpy is fine
+    assert mel.shape == (80, 1 + 4000 // 256)
+    for bad, error, needle in [
+        (lambda: compute_mel(audio, "nvidia"), ConfigError, "fmt must be a MelFormat"),
+        (lambda: compute_mel(audio[None, None]), MelError, r"audio \[L\] or a batch \[B, L\]"),
+        (lambda: compute_mel(audio * 32767), MelError, "looks like 16-bit PCM values"),
+        (lambda: compute_mel((audio * 32767).short()), MelError, "int16 values"),
+        (lambda: compute_mel(torch.full((100,), float("nan"))), MelError, "NaN or Inf"),
+        (lambda: convert_mel(mel, "nvidia", "rayhane"), ConfigError, "src must be a MelFormat"),
+        (lambda: convert_mel(mel[:40], NVIDIA, RAYHANE), MelError, r"\[80, T\].*not shape \[40, 16\]"),
+        (lambda: convert_mel(mel[:, :0], NVIDIA, RAYHANE), MelError, "T >= 1"),
+        (lambda: convert_mel(mel * float("nan"), NVIDIA, RAYHANE), MelError, "NaN or Inf"),
+    ]:
+        with pytest.raises(error, match=needle):
+            bad()
+    assert convert_mel(mel.numpy(), NVIDIA, RAYHANE).shape[0] == 80

@@ -211,3 +211,29 @@ def test_vocode_refuses_what_is_not_a_mel(mel, options, error, needle):
     pipeline = Pipeline.from_config({"voice": "none", "vocoder": {"name": "griffin-lim"}, "runtime": {"device": "cpu"}})
     with pytest.raises(error, match=needle):
         pipeline.vocode(mel, **options)
+
+
+def test_mel_files_and_layouts_are_checked(tmp_path):
+    mel = torch.full((80, 5), -5.0)
+    for bad, error, needle in [
+        (torch.complex(mel, mel), MelError, "complex64 values"),
+        (mel > -6, MelError, "bool values"),
+    ]:
+        torch.save(bad, tmp_path / "m.pt")
+        with pytest.raises(error, match=needle):
+            read_mel(tmp_path / "m.pt")
+    np.save(tmp_path / "sq.npy", np.full((80, 80), -5, np.float32))
+    with pytest.raises(ConfigError, match="layout must be auto, bands_first or frames_first, not 'bands-first'"):
+        read_mel(tmp_path / "sq.npy", layout="bands-first")
+    with pytest.raises(ConfigError, match="layout must be bands_first or frames_first"):
+        write_mel(tmp_path / "o.npy", mel, layout="frames-first")
+    with pytest.raises(MelError, match="2-D"):
+        write_mel(tmp_path / "o.npy", mel[0])
+    with pytest.raises(MelError, match="NaN or Inf"):
+        write_mel(tmp_path / "o.npy", mel * float("nan"))
+    assert not (tmp_path / "o.npy").exists()
+    write_mel(tmp_path / "o.npy", mel.numpy())  # numpy is fine
+    assert torch.equal(read_mel(tmp_path / "o.npy"), mel)
+    write_audio(tmp_path / "a.wav", torch.zeros(100), 22050)
+    with pytest.raises(AudioIOError, match="sample_rate must be a positive whole number"):
+        read_audio(tmp_path / "a.wav", 0)

@@ -19,9 +19,9 @@ import torch
 
 from .audio.arrays import real_tensor
 from .audio.formats import MelFormat
-from .audio.io import write_audio
+from .audio.io import check_sample_rate, write_audio
 from .config import MAX_PAUSE, PipelineConfig, check_seed, load_config, parse_options, resolve_path_options
-from .errors import CheckpointError, ConfigError, MelError, SynthesisError, TextError
+from .errors import AudioIOError, CheckpointError, ConfigError, MelError, SynthesisError, TextError
 from .plugins import Registry, get_registry
 from .runtime import make_generator, resolve_device, resolve_dtype
 from .stages import AcousticModel, AudioProcessor, MelProcessor, StageContext, Vocoder
@@ -34,6 +34,11 @@ class Audio:
 
     samples: torch.Tensor
     sample_rate: int
+
+    def __post_init__(self) -> None:
+        """Numpy samples become a tensor; AudioIOError for samples that are not real numbers or a bad rate."""
+        self.samples = real_tensor(self.samples, "Audio samples", AudioIOError)
+        self.sample_rate = check_sample_rate(self.sample_rate)
 
     @property
     def duration(self) -> float:
@@ -201,12 +206,12 @@ class Pipeline:
 
         Long input is split by the acoustic model; the first sentence is decoded alone (its audio comes
         out as soon as possible), the rest ``sentences_per_batch`` at a time, so memory stays bounded
-        whatever the length. Raises TextError before any work when some
+        whatever the length. Raises TextError (or ConfigError) at the call, before any work, when some
         sentence cannot be spoken.
         """
         pieces = self.sentences(text)
         batch = self._batch_size(sentences_per_batch)
-        yield from self._speak(pieces, [0, *range(1, len(pieces), batch), len(pieces)])
+        return self._speak(pieces, [0, *range(1, len(pieces), batch), len(pieces)])
 
     def synthesize(self, text: str, *, pause: float = 0.25) -> Audio:
         """Speak ``text``; sentences are joined with ``pause`` seconds of silence.
@@ -224,8 +229,8 @@ class Pipeline:
 
         The sentences of all texts are decoded together, ``sentences_per_batch`` at a time, which is
         faster than one text after another (and, with a seed, reproducible, though the noise drawn is not
-        the same as when each text is spoken on its own). Every text is checked before any work:
-        TextError names the first bad one ("text N")."""
+        the same as when each text is spoken on its own). Every text is checked at the call, before any
+        work: TextError names the first bad one ("text N")."""
         check_pause(pause)
         if isinstance(texts, str) or not isinstance(texts, Sequence):
             raise TextError(f"texts must be a list of str, not {type(texts).__name__} (one text: synthesize)")
@@ -239,9 +244,12 @@ class Pipeline:
             owners.extend([number - 1] * len(found))
             pieces.extend(found)
         batch = self._batch_size(sentences_per_batch)
+        return self._gather(owners, self._speak(pieces, [*range(0, len(pieces), batch), len(pieces)]), pause)
+
+    def _gather(self, owners: list[int], pieces: Iterator[SynthesisPiece], pause: float) -> Iterator[Audio]:
+        """Join consecutive sentences of one owner (``owners[i]``: the text sentence i belongs to)."""
         parts: list[torch.Tensor] = []
-        speaking = zip(owners, self._speak(pieces, [*range(0, len(pieces), batch), len(pieces)]), strict=True)
-        for index, (owner, piece) in enumerate(speaking):
+        for index, (owner, piece) in enumerate(zip(owners, pieces, strict=True)):
             parts.append(piece.audio)
             if index + 1 == len(owners) or owners[index + 1] != owner:
                 yield self._join(parts, pause)

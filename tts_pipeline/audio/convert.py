@@ -34,9 +34,11 @@ from functools import lru_cache
 
 import torch
 
+from ..errors import MelError
+from .arrays import real_tensor
 from .correction import find_correction
 from .filterbank import mel_filterbank
-from .formats import MelFormat
+from .formats import MelFormat, require_format
 from .mel import analysis_window, compress
 
 
@@ -49,6 +51,16 @@ def convert_mel(mel: torch.Tensor, src: MelFormat, dst: MelFormat, learned: bool
     Returns:
         [dst.n_mels, T'] or [B, dst.n_mels, T'] with T' = round(T * dst.frame_rate / src.frame_rate).
     """
+    require_format(src, "src")
+    require_format(dst, "dst")
+    mel = real_tensor(mel, "the mel", MelError)
+    if mel.dim() not in (2, 3) or mel.shape[-2] != src.n_mels or mel.shape[-1] == 0:
+        raise MelError(
+            f"convert_mel takes a bands-first mel [{src.n_mels}, T] (or [B, {src.n_mels}, T]) of format "
+            f"{src.name!r} with T >= 1, not shape {list(mel.shape)}"
+        )
+    if not torch.isfinite(mel).all():
+        raise MelError("the mel holds NaN or Inf values: nothing to convert")
     if src == dst:
         return mel
     single = mel.dim() == 2

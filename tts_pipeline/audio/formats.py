@@ -7,7 +7,9 @@ through the ``register_mel_formats`` hook; the core registers the presets define
 
 from __future__ import annotations
 
+import functools
 import math
+import typing
 from dataclasses import dataclass
 from typing import Literal
 
@@ -58,7 +60,16 @@ class MelFormat:
             raise ConfigError(f"mel format {self.name!r}: {problem}")
 
     def _problem(self) -> str | None:
-        """What is wrong with the numeric fields, or None."""
+        """What is wrong with the fields, or None."""
+        for field, choices in _choice_fields().items():
+            if getattr(self, field) not in choices:
+                return f"{field} must be one of {', '.join(map(repr, choices))}, not {getattr(self, field)!r}"
+        for field in ("center", "clip_normalized"):
+            if not isinstance(getattr(self, field), bool):
+                return f"{field} must be true or false, not {getattr(self, field)!r}"
+        for field in ("sample_rate", "n_fft", "hop_length", "win_length", "n_mels"):
+            if isinstance(getattr(self, field), bool) or not isinstance(getattr(self, field), int):
+                return f"{field} must be a whole number, not {getattr(self, field)!r}"
         numbers = (
             *("sample_rate", "n_fft", "hop_length", "win_length", "n_mels", "fmin", "power", "preemphasis"),
             *("log_floor", "min_level_db", "ref_level_db", "max_abs_value"),
@@ -97,6 +108,33 @@ class MelFormat:
     def top_frequency(self) -> float:
         """The upper band edge in Hz (fmax, or the Nyquist frequency when fmax is None)."""
         return self.fmax if self.fmax is not None else self.sample_rate / 2
+
+
+@functools.cache
+def _choice_fields() -> dict[str, tuple[str, ...]]:
+    """MelFormat's fields that take one of a few words, and those words."""
+    hints = typing.get_type_hints(MelFormat)
+    return {name: typing.get_args(hint) for name, hint in hints.items() if typing.get_origin(hint) is Literal}
+
+
+def require_format(fmt: object, what: str = "fmt") -> MelFormat:
+    """``fmt`` when it is a MelFormat; ConfigError otherwise (names resolve through the plugin registry)."""
+    if not isinstance(fmt, MelFormat):
+        raise ConfigError(
+            f"{what} must be a MelFormat (e.g. tts_pipeline.audio.formats.NVIDIA), not {type(fmt).__name__}; "
+            "a name or file resolves with tts_pipeline.audio.format_files.resolve_format"
+        )
+    return fmt
+
+
+Layout = Literal["auto", "bands_first", "frames_first"]  # how a mel file's array is laid out ("auto": detect)
+LAYOUTS: tuple[str, ...] = typing.get_args(Layout)
+
+
+def check_layout(layout: str, allowed: tuple[str, ...] = LAYOUTS) -> None:
+    """ConfigError unless ``layout`` is one of ``allowed``."""
+    if layout not in allowed:
+        raise ConfigError(f"layout must be {', '.join(allowed[:-1])} or {allowed[-1]}, not {layout!r}")
 
 
 NVIDIA = MelFormat(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import soundfile as sf
@@ -18,10 +17,10 @@ import torch
 from ..errors import AudioIOError, MelError
 from ..fileio import atomic_output, check_readable
 from .arrays import real_tensor
+from .formats import LAYOUTS, Layout, check_layout
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".npy")
 MEL_EXTENSIONS = (".npy", ".pt")
-Layout = Literal["auto", "bands_first", "frames_first"]
 
 
 def read_audio(path: str | Path, sample_rate: int | None = None) -> tuple[torch.Tensor, int]:
@@ -30,6 +29,8 @@ def read_audio(path: str | Path, sample_rate: int | None = None) -> tuple[torch.
     Returns:
         (audio [L], sample rate)
     """
+    if sample_rate is not None:
+        sample_rate = check_sample_rate(sample_rate)
     p = check_readable(path, "audio file")
     try:
         data, rate = sf.read(str(p), dtype="float32", always_2d=True)
@@ -101,13 +102,19 @@ def _mono_samples(audio: torch.Tensor | np.ndarray) -> np.ndarray:
 
 def _sample_rate(sample_rate: int, ext: str) -> int:
     """``sample_rate`` as a positive int (a whole float is fine), within what the file type can hold."""
+    sample_rate = check_sample_rate(sample_rate)
+    if ext == ".flac" and sample_rate > FLAC_MAX_RATE:
+        raise AudioIOError(f"FLAC holds sample rates up to {FLAC_MAX_RATE} Hz, not {sample_rate}: write .wav")
+    return sample_rate
+
+
+def check_sample_rate(sample_rate: int) -> int:
+    """``sample_rate`` as a positive int (a whole float is fine); AudioIOError otherwise."""
     whole = isinstance(sample_rate, int | float) and math.isfinite(sample_rate) and sample_rate == int(sample_rate)
     if isinstance(sample_rate, bool) or not whole or sample_rate <= 0:
         raise AudioIOError(
             f"sample_rate must be a positive whole number of Hz (22050 for these models), not {sample_rate!r}"
         )
-    if ext == ".flac" and sample_rate > FLAC_MAX_RATE:
-        raise AudioIOError(f"FLAC holds sample rates up to {FLAC_MAX_RATE} Hz, not {sample_rate}: write .wav")
     return int(sample_rate)
 
 
@@ -156,7 +163,7 @@ def read_mel(path: str | Path, n_mels: int = 80, layout: Layout = "auto") -> tor
         obj = safe_torch_load(p)
         if not isinstance(obj, torch.Tensor):
             raise MelError(f"{p} does not hold a tensor (it holds a {type(obj).__name__}); save the mel itself")
-        mel = obj.detach().float()
+        mel = real_tensor(obj, f"mel {p}", MelError).detach().float()
     else:
         raise MelError(f"cannot read mel {p}: unknown extension {ext or '(none)'}; use .npy or .pt")
     return orient_mel(mel, n_mels, layout, str(p))
@@ -164,6 +171,7 @@ def read_mel(path: str | Path, n_mels: int = 80, layout: Layout = "auto") -> tor
 
 def orient_mel(mel: torch.Tensor, n_mels: int, layout: Layout, where: str = "mel") -> torch.Tensor:
     """Return ``mel`` as [n_mels, T] given how it is laid out (see :func:`read_mel`)."""
+    check_layout(layout)
     if mel.dim() == 3 and mel.shape[0] == 1:
         mel = mel[0]
     if mel.dim() != 2:
@@ -197,7 +205,12 @@ def write_mel(path: str | Path, mel: torch.Tensor, layout: Layout = "bands_first
     ext = p.suffix.lower()
     if ext not in MEL_EXTENSIONS:
         raise AudioIOError(f"cannot write {p}: unknown mel extension {ext or '(none)'}; use .npy or .pt")
-    data = mel.detach().float().cpu()
+    check_layout(layout, LAYOUTS[1:])
+    data = real_tensor(mel, "the mel", MelError).detach().float().cpu()
+    if data.dim() != 2 or 0 in data.shape:
+        raise MelError(f"a mel to write must be 2-D [n_mels, frames] with at least one frame, not {list(data.shape)}")
+    if not torch.isfinite(data).all():
+        raise MelError("the mel holds NaN or Inf values: nothing written")
     if layout == "frames_first":
         data = data.t()
     data = data.contiguous()

@@ -19,8 +19,9 @@ import torch
 from torch import nn
 
 from ..errors import MelError
+from .arrays import real_tensor
 from .filterbank import mel_filterbank
-from .formats import NVIDIA, MelFormat
+from .formats import NVIDIA, MelFormat, require_format
 
 
 def analysis_window(fmt: MelFormat, dtype: torch.dtype = torch.float64) -> torch.Tensor:
@@ -112,16 +113,30 @@ def normalize_db(db: torch.Tensor, fmt: MelFormat) -> torch.Tensor:
     return out.clamp(0.0, fmt.max_abs_value) if fmt.clip_normalized else out
 
 
+MAX_PEAK = 32.0  # float audio 30 dB over full scale is not audio in [-1, 1]: PCM values given as floats
+
+
 def compute_mel(audio: torch.Tensor, fmt: MelFormat = NVIDIA) -> torch.Tensor:
     """Mel spectrogram of float audio in [-1, 1] at ``fmt.sample_rate``.
 
     Args:
-        audio: [L] or [B, L].
+        audio: [L] or [B, L] (MelError for NaN/Inf, integer samples or values beyond +-32: PCM not scaled).
 
     Returns:
         [n_mels, T] or [B, n_mels, T] (bands first; ``fmt.layout`` only matters in files). For the
         NVIDIA format T = 1 + L // 256.
     """
+    require_format(fmt)
+    audio = real_tensor(audio, "the audio", MelError, integers=False)
+    if audio.dim() not in (1, 2):
+        raise MelError(f"compute_mel takes audio [L] or a batch [B, L], not shape {list(audio.shape)}")
+    if not torch.isfinite(audio).all():
+        raise MelError("the audio holds NaN or Inf samples: no mel computed")
+    if audio.numel() and audio.abs().max() > MAX_PEAK:  # (empty audio: "too short" below)
+        raise MelError(
+            f"the audio peaks at {float(audio.abs().max()):.0f}, far outside [-1, 1]: it looks like 16-bit PCM "
+            "values; divide by 32768"
+        )
     single = audio.dim() == 1
     x = audio[None] if single else audio
     # float64 throughout: near the log floor float32 rounding alone moves values by ~1e-4

@@ -9,8 +9,6 @@ import click
 
 from ..config import PipelineConfig, StageConfig, load_config
 
-LAYOUTS = ["auto", "bands_first", "frames_first"]
-
 
 def runtime_options(func):
     """--config, --voice, --device, --dtype, --seed."""

@@ -102,7 +102,7 @@ def say(
         _speak_lines(pipeline, text_file, entries, Path(output), f".{ext}", pause)
         return
     stream = pipeline.synthesize_stream(text)
-    first = next(stream)  # text errors surface here, before any output exists
+    first = next(stream)  # the first sentence, before any output exists
     gap = int(round(pause * pipeline.sample_rate))
     count = 1
     with AudioStreamWriter(output, pipeline.sample_rate) as writer:

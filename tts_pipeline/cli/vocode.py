@@ -7,11 +7,12 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
+from ..audio.formats import LAYOUTS
 from ..audio.io import AUDIO_EXTENSIONS, read_mel
 from ..audio.rayhane import MAP_FILE, read_map, write_map
 from ..errors import TTSError
 from .files import collect_inputs, plan_outputs
-from .options import LAYOUTS, build_config, runtime_options, vocoder_options
+from .options import build_config, runtime_options, vocoder_options
 
 
 @click.command()
