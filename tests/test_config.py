@@ -166,3 +166,13 @@ def test_pipeline_wants_a_pipeline_config():
 
     with pytest.raises(ConfigError, match=r"takes a PipelineConfig, not dict: .*Pipeline.from_config"):
         Pipeline({"vocoder": {"name": "griffin-lim"}})
+
+
+def test_a_config_path_under_home_is_expanded(tmp_path, monkeypatch):
+    from tts_pipeline.audio.format_files import resolve_format
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "p.toml").write_text('voice = "none"\n[vocoder]\nname = "griffin-lim"\n')
+    (tmp_path / "fmt.toml").write_text("hop_length = 200\n")
+    assert load_config("~/p.toml").vocoder.name == "griffin-lim"
+    assert resolve_format("~/fmt.toml", {}).hop_length == 200

@@ -85,6 +85,8 @@ def test_unknown_names_are_plugin_errors(fake_plugin):
         Pipeline.from_config({"vocoder": {"name": "nope"}})
     with pytest.raises(PluginError, match="unknown mel format"):
         get_registry().mel_format("nope")
+    with pytest.raises(PluginError, match="a vocoder is named by a str, not list"):
+        get_registry().vocoder(["waveglow"])
 
 
 def test_duplicate_registration_is_an_error(fake_plugin):

@@ -112,7 +112,7 @@ def load_config(source: str | Path | Mapping[str, Any] | PipelineConfig | None) 
         raise ConfigError(
             f"a pipeline config is a TOML/JSON file path, a dict or a PipelineConfig, not {type(source).__name__}"
         )
-    path = Path(source)
+    path = Path(source).expanduser()
     return config_from_mapping(read_config_file(path), base_dir=path.parent)
 
 

@@ -13,6 +13,8 @@ from .errors import AudioIOError
 
 def check_readable(path: str | os.PathLike, what: str = "file") -> Path:
     """Return ``path`` as a Path, or raise AudioIOError saying why it cannot be read."""
+    if not isinstance(path, str | os.PathLike):
+        raise AudioIOError(f"the {what} must be a path (str or pathlib.Path), not {type(path).__name__}")
     p = Path(path)
     if not p.exists():
         raise AudioIOError(f"{what} not found: {p} (check the path)")

@@ -69,6 +69,8 @@ class Registry:
 
 
 def _lookup(table: dict, name: str, what: str, flag: str):
+    if not isinstance(name, str):
+        raise PluginError(f"a {what} is named by a str, not {type(name).__name__} (see tts-pipeline plugins)")
     try:
         return table[name]
     except KeyError:

@@ -114,8 +114,8 @@ def resolve_format(spec: str, known: Mapping[str, MelFormat]) -> MelFormat:
     """A format from a registered name, a .toml/.json file, or a key=value hparams string."""
     if spec in known:
         return known[spec]
-    if spec.endswith((".toml", ".json")) or Path(spec).is_file():
-        return load_format_file(spec)
+    if spec.endswith((".toml", ".json")) or Path(spec).expanduser().is_file():
+        return load_format_file(Path(spec).expanduser())
     if "=" in spec:
         return parse_hparams_string(spec)
     raise ConfigError(

@@ -388,3 +388,8 @@ def test_safetensors_without_project_metadata(tmp_path):
     save_file({"x": torch.zeros(2)}, str(path))
     with pytest.raises(CheckpointError, match="without tts-pipeline metadata"):
         load_waveglow_checkpoint(path)
+
+
+def test_a_checkpoint_path_that_is_not_a_path():
+    with pytest.raises(CheckpointError, match="the checkpoint must be a path .str or pathlib.Path., not NoneType"):
+        load_waveglow_checkpoint(None)  # type: ignore[arg-type]
