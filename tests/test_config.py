@@ -176,3 +176,10 @@ def test_a_config_path_under_home_is_expanded(tmp_path, monkeypatch):
     (tmp_path / "fmt.toml").write_text("hop_length = 200\n")
     assert load_config("~/p.toml").vocoder.name == "griffin-lim"
     assert resolve_format("~/fmt.toml", {}).hop_length == 200
+
+
+def test_a_config_with_a_byte_order_mark_or_given_as_its_folder(tmp_path):
+    (tmp_path / "p.toml").write_text('\ufeffvoice = "none"\n[vocoder]\nname = "griffin-lim"\n', encoding="utf-8")
+    assert load_config(tmp_path / "p.toml").vocoder.name == "griffin-lim"
+    with pytest.raises(ConfigError, match="is a folder: give the .toml/.json file in it"):
+        load_config(tmp_path)

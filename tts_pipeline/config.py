@@ -118,10 +118,12 @@ def load_config(source: str | Path | Mapping[str, Any] | PipelineConfig | None) 
 
 def read_config_file(path: Path, what: str = "config") -> dict[str, Any]:
     """Parse a .toml or .json file into a dict (ConfigError on any problem)."""
+    if path.is_dir():
+        raise ConfigError(f"{what} {path} is a folder: give the .toml/.json file in it")
     if not path.is_file():
         raise ConfigError(f"{what} file not found: {path}")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # an editor's byte-order mark is not TOML
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read {what} {path}: {exc}") from None
     try:

@@ -188,8 +188,8 @@ class Pipeline:
         """
         if self.acoustic is None:
             raise ConfigError(
-                "speaking text needs an acoustic model: add an [acoustic] section to the config "
-                "or pass --acoustic-checkpoint FILE"
+                "speaking text needs an acoustic model: add an [acoustic] section to the config (name = "
+                '"tacotron2" alone takes the bundled voice\'s) or pass --acoustic-checkpoint FILE'
             )
         if not isinstance(text, str):
             raise TextError(f"the text must be a str, not {type(text).__name__}")
