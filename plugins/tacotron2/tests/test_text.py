@@ -175,3 +175,19 @@ def test_numbers_too_long_to_name_are_read_digit_by_digit():
     )
     assert english_cleaners("the " + "1" * 37 + "2nd") == "the " + "one " * 37 + "second"
     assert english_cleaners("1" * 36).startswith("one hundred eleven decillion")  # inflect's limit: still named
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("It rose 50% in the 1990s.", "it rose fifty percent in the nineteen nineties."),
+        ("the 1800s, the 90s", "the eighteen hundreds, the nineties"),
+        ("Meet at 3:30, 9:05 or 7:00.", "meet at three thirty, nine oh five or seven o'clock."),
+        ("€5, £12.50, 5€ and £1.", "five euros, twelve pounds, fifty pence, five euros and one pound."),
+        ("-5°C or 70 °F; 90°.", "minus five degrees celsius or seventy degrees fahrenheit; ninety degrees."),
+        ("R&D, the #1 item", "r and d, the number one item"),
+        ("pages 5-10, x - 5, a-5", "pages five-ten, x - five, a-five"),
+    ],
+)
+def test_symbols_and_forms_nvidia_cleaners_garble_are_spoken(text, words):
+    assert english_cleaners(text) == words

@@ -7,6 +7,7 @@ import re
 from unidecode import unidecode
 
 from .numbers import normalize_numbers
+from .spoken_symbols import speak_symbols
 
 _ABBREVIATIONS = [
     (re.compile(rf"\b{short}\.", re.IGNORECASE), full)
@@ -42,16 +43,16 @@ def expand_abbreviations(text: str) -> str:
 
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
-_POUNDS = re.compile(r"£\s?([0-9.,]*[0-9]+)")
 
 
 def to_ascii(text: str) -> str:
     """Transliterate to ASCII ("café" -> "cafe").
 
-    "£12" is first rewritten "12 pounds": transliterated, the sign would become "PS" ("pstwelve").
+    Symbols transliteration would garble or the symbol table lacks are first written as words
+    (:mod:`.spoken_symbols`: "£12" -> "12 pounds", not "PS12"; "50%" -> "50 percent").
     """
     text = _SURROGATES.sub("", text)  # lone surrogates (undecodable input bytes) carry no text
-    return unidecode(_POUNDS.sub(r"\1 pounds", text))
+    return unidecode(speak_symbols(text))
 
 
 def english_cleaners(text: str) -> str:

@@ -1,0 +1,52 @@
+"""Symbols NVIDIA's cleaners drop or garble, rewritten as the words a reader says (before transliteration).
+
+Transliterated, "£12" became "pstwelve", "€5" "eurfive" and "-5°C" "-fivedegc"; the symbol table has no "%",
+"&" or "#", so "50%" was read "fifty". Here they become "12 pounds", "5 euros", "minus 5 degrees celsius",
+"50 percent", "and" and "number 1" (the digits are left for the number rules). Text without these symbols,
+such as everything in NVIDIA's and LJSpeech's training text, is unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .numbers import money_words
+
+_AMOUNT = r"([0-9]+(?:,[0-9]{3})*(?:\.[0-9]+)?)"  # 1,250.50: commas only between thousands
+_CURRENCIES = {
+    "£": (("pound", "pounds"), ("penny", "pence")),
+    "€": (("euro", "euros"), ("cent", "cents")),
+    "¥": (("yen", "yen"), ("sen", "sen")),
+}
+_MONEY = re.compile(rf"([£€¥])\s?{_AMOUNT}|{_AMOUNT}\s?([£€¥])")
+_DEGREES = re.compile(r"\s?°\s?([CF])\b|\s?°")
+_NEGATIVE = re.compile(r"(?<![\w.])[-\u2212](?=[0-9])")  # "-5", "−5"; not "5-10" or "a-5"
+_REWRITES = [
+    (re.compile(r"\s?%"), " percent"),
+    (re.compile(r"\s*&\s*"), " and "),
+    (re.compile(r"#(?=[0-9])"), "number "),
+]
+
+
+def _money(match: re.Match) -> str:
+    sign = match.group(1) or match.group(4)
+    amount = (match.group(2) or match.group(3)).replace(",", "")
+    unit, subunit = _CURRENCIES[sign]
+    return money_words(amount, unit, subunit)
+
+
+def _degrees(match: re.Match) -> str:
+    scale = {"C": " celsius", "F": " fahrenheit"}.get(match.group(1) or "", "")
+    return " degrees" + scale
+
+
+def speak_symbols(text: str) -> str:
+    """``text`` with currency signs, %, &, °, "#1" and minus signs before numbers written as words."""
+    if not any(c in text for c in "£€¥%&°#-\u2212"):
+        return text
+    text = _MONEY.sub(_money, text)
+    text = _DEGREES.sub(_degrees, text)
+    text = _NEGATIVE.sub("minus ", text)
+    for pattern, words in _REWRITES:
+        text = pattern.sub(words, text)
+    return text
