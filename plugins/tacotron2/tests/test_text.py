@@ -187,6 +187,10 @@ def test_numbers_too_long_to_name_are_read_digit_by_digit():
         ("-5°C or 70 °F; 90°.", "minus five degrees celsius or seventy degrees fahrenheit; ninety degrees."),
         ("R&D, the #1 item", "r and d, the number one item"),
         ("pages 5-10, x - 5, a-5", "pages five-ten, x - five, a-five"),
+        (
+            "Smith vs. Who, e.g. apples, i.e. food, etc.",
+            "smith versus who, for example apples, that is food, et cetera",
+        ),
     ],
 )
 def test_symbols_and_forms_nvidia_cleaners_garble_are_spoken(text, words):

@@ -10,7 +10,7 @@ from .numbers import normalize_numbers
 from .spoken_symbols import speak_symbols
 
 _ABBREVIATIONS = [
-    (re.compile(rf"\b{short}\.", re.IGNORECASE), full)
+    (re.compile(rf"\b{re.escape(short)}\.", re.IGNORECASE), full)
     for short, full in [
         ("mrs", "misess"),
         ("mr", "mister"),
@@ -30,6 +30,11 @@ _ABBREVIATIONS = [
         ("ltd", "limited"),
         ("col", "colonel"),
         ("ft", "fort"),
+        # beyond NVIDIA's list (which spelt these out letter by letter)
+        ("vs", "versus"),
+        ("etc", "et cetera"),
+        ("e.g", "for example"),
+        ("i.e", "that is"),
     ]
 ]
 _WHITESPACE = re.compile(r"\s+")
