@@ -187,6 +187,8 @@ def test_numbers_too_long_to_name_are_read_digit_by_digit():
         ("-5°C or 70 °F; 90°.", "minus five degrees celsius or seventy degrees fahrenheit; ninety degrees."),
         ("R&D, the #1 item", "r and d, the number one item"),
         ("pages 5-10, x - 5, a-5", "pages five-ten, x - five, a-five"),
+        ("Mail jo.smith+tts@example.co.uk now.", "mail jo dot smith plus tts at example dot co dot uk now."),
+        ("See https://www.example.org/docs/, or x.", "see www dot example dot org slash docs, or x."),
         (
             "Smith vs. Who, e.g. apples, i.e. food, etc.",
             "smith versus who, for example apples, that is food, et cetera",
