@@ -386,6 +386,8 @@ def test_say_cli_text_file_errors(tmp_path, tiny_tacotron2_file):
         proc = run_cli("say", *args, "-o", str(out), *flags)
         err = proc.stderr.decode().strip()
         assert proc.returncode == 2 and needle in err and err.count("\n") == 0, err
+    proc = run_cli("say", "-f", str(lines), "-o", str(tmp_path / "one.wav"), *flags)
+    assert proc.returncode == 2 and "-o FOLDER/" in proc.stderr.decode() and not (tmp_path / "one.wav").exists()
     lines.write_bytes("Héllo.\n".encode("latin-1"))
     proc = run_cli("say", "-f", "-", "-o", str(out), *flags, stdin=lines.read_bytes())
     assert proc.returncode == 2 and "the text on stdin is not UTF-8 (byte 0xe9" in proc.stderr.decode()

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
+from ..audio.io import AUDIO_EXTENSIONS
 from ..audio.stream import STDOUT, AudioStreamWriter
 from ..config import MAX_PAUSE
 from ..errors import TextError
@@ -69,7 +70,7 @@ def say(
 
     if (text is None) == (text_file is None):
         raise click.UsageError("give either TEXT or --text-file FILE")
-    if text_file is not None and (plot is not None or output == STDOUT):
+    if text_file is not None and (plot is not None or output == STDOUT or _looks_like_a_file(output)):
         raise click.UsageError("--text-file writes one file per line into a folder: no --plot, and -o FOLDER/")
     if text_file is None:
         text = read_stdin() if text == "-" else check_argument(text)
@@ -118,6 +119,15 @@ def say(
         f"{where}: {count} sentence(s), {writer.samples_written / pipeline.sample_rate:.2f} s "
         f"at {pipeline.sample_rate} Hz",
         err=True,
+    )
+
+
+def _looks_like_a_file(output: str) -> bool:
+    """An -o that names an audio file rather than a folder (no trailing /, not an existing folder)."""
+    return (
+        Path(output).suffix.lower() in AUDIO_EXTENSIONS
+        and not output.endswith(("/", "\\"))
+        and not Path(output).is_dir()
     )
 
 
