@@ -119,7 +119,7 @@ class Pipeline:
         """Sample rate of the audio this pipeline produces."""
         return self.vocoder.sample_rate
 
-    def resolve_format(self, mel_format: MelFormat | str | None) -> MelFormat:
+    def resolve_format(self, mel_format: MelFormat | str | os.PathLike | None) -> MelFormat:
         """A MelFormat from a registered name, a .toml/.json file or an hparams string; None: the vocoder's."""
         if mel_format is None:
             return self.vocoder.mel_format
@@ -139,7 +139,7 @@ class Pipeline:
     def vocode(
         self,
         mel: torch.Tensor | np.ndarray,
-        mel_format: MelFormat | str | None = None,
+        mel_format: MelFormat | str | os.PathLike | None = None,
         *,
         seed: int | None = None,
         force_format: bool = False,
@@ -148,7 +148,8 @@ class Pipeline:
 
         Args:
             mel: [n_mels, T] (bands first, as in memory everywhere in this project).
-            mel_format: the format the mel is in (name or MelFormat); default: the vocoder's own.
+            mel_format: the format the mel is in (name, .toml/.json file, hparams or MelFormat); default: the
+                vocoder's own.
             seed: reseed the noise for this call (default: continue the pipeline's generator).
             force_format: skip the value-range check that the mel fits ``mel_format``.
 
