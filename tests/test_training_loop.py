@@ -416,7 +416,7 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
     return {
         "missing list": (["waveglow", "--filelist", str(tmp_path / "nope.txt")], "cannot read file list"),
         "empty list": (["waveglow", "--filelist", str(tmp_path / "empty.txt")], "is empty"),
-        "binary list": (["waveglow", "--filelist", str(tmp_path / "binary.txt")], "cannot read file list"),
+        "binary list": (["waveglow", "--filelist", str(tmp_path / "binary.txt")], "is not UTF-8"),
         "bad list": (["waveglow", "--filelist", str(tmp_path / "no-pipe.txt")], "expected 'path|text'"),
         "missing val list": (["waveglow", "--val-filelist", str(tmp_path / "nope.txt")], "cannot read file list"),
         "fp16 on the cpu": (["waveglow", "--precision", "fp16"], "fp16 needs a CUDA GPU"),
@@ -451,3 +451,63 @@ def test_invalid_inputs_leave_no_output_directory(tmp_path, case):
     code, err = train_cli(tmp_path / "old", *args)
     assert_user_error(code, err, needle)
     assert (tmp_path / "old").is_dir() and list((tmp_path / "old").iterdir()) == []
+
+
+def test_a_damaged_latest_checkpoint_is_passed_over_on_resume(tmp_path, caplog):
+    train(tmp_path, "run", steps=6)
+    newest = tmp_path / "run" / "checkpoint_00000006.pt"
+    newest.write_bytes(newest.read_bytes()[:100])  # a copy cut short
+    with caplog.at_level(logging.WARNING, logger="tts_pipeline"):
+        resumed = train(tmp_path, "run", resume=True, steps=9)
+    assert resumed.step == 9
+    assert "checkpoint_00000006.pt cannot be read" in caplog.text and "the checkpoint before it" in caplog.text
+
+
+def test_file_lists_with_a_byte_order_mark_or_more_fields(tmp_path, caplog):
+    from tts_pipeline.training.data import read_filelist
+
+    path = tmp_path / "list.txt"
+    path.write_text("\ufeffwavs/a.wav|First text.|0\nwavs/b.wav|Second.\n", encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="tts_pipeline"):
+        items = read_filelist(path)
+    assert [(item.audio.name, item.text) for item in items] == [("a.wav", "First text."), ("b.wav", "Second.")]
+    assert "1 line(s) have more than two fields" in caplog.text
+    path.write_text("|no path\n")
+    with pytest.raises(ConfigError, match="line 1: expected 'path|text'"):
+        read_filelist(path)
+
+
+def test_a_validation_list_with_nothing_readable_is_an_error(tmp_path):
+    val = tmp_path / "val.txt"
+    val.write_text("wavs/broken.wav|Some words.\n")
+    (tmp_path / "wavs").mkdir()
+    (tmp_path / "wavs" / "broken.wav").write_bytes(b"RIFF not really a wav")
+    code, err = train_cli(tmp_path / "run", "waveglow", "--val-filelist", str(val), "--steps", "1", "--preset", "small")
+    # found at the first validation (after the warning naming the file), not logged as a loss of 0
+    assert code == 2 and "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("error: no utterance of the validation list")
+
+
+@pytest.mark.parametrize(
+    ("model", "toml", "needle"),
+    [
+        ("waveglow", "sigma = nan", "model.sigma must be a finite number > 0"),
+        ("waveglow", "sigma = inf", "model.sigma must be a finite number > 0"),
+        ("tacotron2", 'preset = "tiny"\ngate_positive_weight = nan', "model.gate_positive_weight is a loss weight"),
+        ("tacotron2", 'preset = "tiny"\nguided_attention = nan', "model.guided_attention is a finite loss weight"),
+        ("tacotron2", 'preset = "tiny"\ndelta_loss = inf', "model.delta_loss is a finite loss weight"),
+        ("tacotron2", 'preset = "tiny"\nmodel = { n_symbols = 10 }', "model.n_symbols (10) is smaller"),
+    ],
+)
+def test_model_options_that_would_break_training_are_one_line_errors(tmp_path, model, toml, needle):
+    config = tmp_path / "train.toml"
+    config.write_text(f"[model]\n{toml}\n")
+    code, err = train_cli(tmp_path / "run", model, "--config", str(config))
+    assert_user_error(code, err, needle)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("device", ["mps", "meta", "xpu"])
+def test_devices_this_project_does_not_run_on(tmp_path, device):
+    code, err = train_cli(tmp_path / "run", "waveglow", "--device", device)
+    assert_user_error(code, err, f"unknown device '{device}'; use auto, cpu, cuda or cuda:N")

@@ -208,7 +208,7 @@ def test_pack_corpus_counts_what_travels_beside_the_clips(tmp_path, monkeypatch)
     assert load_tool("pack_corpus").travelling_bytes(repo / ".gpu" / "joe-lj") == 14 + 100 + 20 + 7
 
 
-def test_export_voice_averages_a_runs_newest_model_files(tmp_path):
+def test_export_voice_averages_a_runs_newest_model_files(tmp_path, capsys):
     from safetensors import safe_open
     from safetensors.torch import save_file
 
@@ -227,9 +227,15 @@ def test_export_voice_averages_a_runs_newest_model_files(tmp_path):
         assert torch.equal(fh.get_tensor("w"), torch.full((2, 3), 3.0, dtype=torch.float16))  # (1 + 2 + 6) / 3
         assert int(fh.get_tensor("bn.num_batches_tracked")) == 10  # integers from the newest
         assert fh.metadata()["exported_from"].endswith("model_00000010.safetensors")
-    with pytest.raises(SystemExit, match="needs 5 model files"):
+    with pytest.raises(SystemExit) as stop:  # errors: one line on stderr, exit status 2
         export_voice.latest_model_files(run, 5)
+    assert stop.value.code == 2 and "needs 5 model files" in capsys.readouterr().err
     save_file({"w": torch.zeros(3, 2)}, str(run / "model_00000011.safetensors"), metadata=config)
-    with pytest.raises(SystemExit, match="different models"):
+    with pytest.raises(SystemExit):
         export_voice.export(export_voice.latest_model_files(run, 2), tmp_path / "bad", split_mb=None)
+    assert "different models" in capsys.readouterr().err
     assert not (tmp_path / "bad.safetensors").exists()
+    newest = run / "model_00000011.safetensors"
+    with pytest.raises(SystemExit):  # the export never replaces what it reads
+        export_voice.export([newest], run / "model_00000011", split_mb=None)
+    assert "is the input" in capsys.readouterr().err and newest.stat().st_size > 0

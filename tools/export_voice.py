@@ -16,13 +16,17 @@ counters) come from the newest file.
 from __future__ import annotations
 
 import argparse
+import math
+import sys
 from pathlib import Path
+from typing import NoReturn
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from tts_pipeline.fileio import atomic_output
+from tts_pipeline.errors import TTSError
+from tts_pipeline.fileio import atomic_output, check_not_input
 from tts_pipeline.training.checkpoints import model_files
 
 
@@ -30,16 +34,25 @@ def latest_model_files(run: Path, count: int = 1) -> list[Path]:
     """The run's ``count`` model_<step>.safetensors with the highest steps, oldest first."""
     files = model_files(run)
     if not files:
-        raise SystemExit(f"error: no model_*.safetensors in {run}: train first (tts-pipeline train ...)")
+        fail(f"no model_*.safetensors in {run}: train first (tts-pipeline train ...)")
     if len(files) < count:
-        raise SystemExit(f"error: --average {count} needs {count} model files, but {run} has {len(files)}")
+        fail(f"--average {count} needs {count} model files, but {run} has {len(files)}")
     return files[-count:]
+
+
+def fail(message: str) -> NoReturn:
+    """One line on stderr and exit status 2, as the tts-pipeline commands do."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def read_model(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """Tensors and metadata of one safetensors model file."""
-    with safe_open(str(path), framework="pt") as fh:
-        return {key: fh.get_tensor(key) for key in fh.keys()}, dict(fh.metadata() or {})  # noqa: SIM118
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            return {key: fh.get_tensor(key) for key in fh.keys()}, dict(fh.metadata() or {})  # noqa: SIM118
+    except (SafetensorError, OSError) as exc:
+        fail(f"cannot read {path} as a model file ({exc}): give a run folder or one of its model_*.safetensors")
 
 
 def average(sources: list[Path]) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -51,7 +64,7 @@ def average(sources: list[Path]) -> tuple[dict[str, torch.Tensor], dict[str, str
         other, other_metadata = read_model(source)
         same_shapes = {k: tuple(v.shape) for k, v in other.items()} == {k: tuple(v.shape) for k, v in tensors.items()}
         if not same_shapes or other_metadata.get("tts_pipeline.config") != metadata.get("tts_pipeline.config"):
-            raise SystemExit(f"error: {source} and {sources[-1]} hold different models: average one run's files")
+            fail(f"{source} and {sources[-1]} hold different models: average one run's files")
         for key in total:
             total[key] += other[key].float()
     averaged = {k: total[k] / len(sources) if k in total else v for k, v in tensors.items()}
@@ -65,9 +78,13 @@ def export(sources: list[Path], out: Path, split_mb: float | None) -> list[Path]
     half = {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}
     metadata["exported_from"] = " + ".join(source.name for source in sources)
     target = out.with_name(out.name + ".safetensors")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_output(target) as tmp:
-        save_file(half, str(tmp), metadata=metadata)
+    try:
+        check_not_input(target, sources)  # the export must not replace the file it reads
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_output(target) as tmp:
+            save_file(half, str(tmp), metadata=metadata)
+    except (TTSError, OSError) as exc:
+        fail(str(exc) if isinstance(exc, TTSError) else f"cannot write {target}: {exc.strerror or exc}")
     if split_mb is None:
         return [target]
     data, size = target.read_bytes(), int(split_mb * 2**20)
@@ -89,6 +106,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.average < 1:
         parser.error(f"--average takes a count of model files, 1 or more, not {args.average}")
+    if args.split_mb is not None and not (math.isfinite(args.split_mb) and args.split_mb >= 0.001):
+        parser.error(f"--split-mb takes a size in MB of at least 0.001, not {args.split_mb}")
+    if not args.run.exists():
+        fail(f"{args.run} not found: give a training output folder or one of its model_*.safetensors")
     if args.run.is_file() and args.average > 1:
         parser.error("--average needs a training output folder, not one file")
     sources = [args.run] if args.run.is_file() else latest_model_files(args.run, args.average)

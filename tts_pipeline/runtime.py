@@ -19,6 +19,8 @@ def resolve_device(name: str) -> torch.device:
         index = torch.device(name).index or 0
         if index >= torch.cuda.device_count():
             raise ConfigError(f"device {name!r} does not exist: {torch.cuda.device_count()} GPU(s) present")
+    if name != "cpu" and not name.startswith("cuda"):  # mps, xpu, meta, ...: not what this project runs on
+        raise ConfigError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N")
     try:
         return torch.device(name)
     except RuntimeError:

@@ -42,7 +42,7 @@ def train(model: str, config_path, resume_dir, init_from, preset, **flags) -> No
     """
     from ..config import parse_options
     from ..plugins import get_registry
-    from ..training.checkpoints import latest_checkpoint, load_training_state
+    from ..training.checkpoints import load_latest
     from ..training.config import make_train_config, read_train_file
     from ..training.loop import Trainer
 
@@ -52,11 +52,11 @@ def train(model: str, config_path, resume_dir, init_from, preset, **flags) -> No
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
     task_cls = get_registry().trainer(model)
     train_values, model_values = read_train_file(config_path) if config_path else ({}, {})
+    given_dir = flags.get("output_dir")
+    if resume_dir is not None and given_dir is not None and Path(given_dir).resolve() != resume_dir.resolve():
+        raise ConfigError("--resume DIR continues the run in DIR: leave out --output-dir")
     if resume_dir is not None:
-        latest = latest_checkpoint(resume_dir)
-        if latest is None:
-            raise ConfigError(f"nothing to resume in {resume_dir}: no checkpoint_*.pt there")
-        state = load_training_state(latest)
+        _, state = load_latest(resume_dir)
         if state.get("model_name") != model:
             raise ConfigError(f"{resume_dir} holds a {state.get('model_name')} run, not {model}")
         saved = {k: v for k, v in state["train_config"].items() if k != "max_minutes"}  # a limit is per invocation
@@ -65,14 +65,22 @@ def train(model: str, config_path, resume_dir, init_from, preset, **flags) -> No
     if init_from is not None and resume_dir is not None:
         raise ConfigError("--init-from starts a new run; it cannot be combined with --resume")
     train_values.update({k: v for k, v in flags.items() if v is not None})
+    for key in ("filelist", "val_filelist", "output_dir"):  # absolute, so a resume from elsewhere finds them
+        if isinstance(train_values.get(key), str) and train_values[key]:
+            train_values[key] = str(Path(train_values[key]).expanduser().resolve())
     if preset is not None:
         model_values["preset"] = preset
     config = make_train_config(train_values)
     task = task_cls(parse_options(task_cls.Options, model_values, f"model ({model})"))
     trainer = Trainer(task, config, resume=resume_dir is not None, init_from=init_from)
+    start = trainer.step
     try:
         step = trainer.run()
     finally:
         trainer.close()
-    if trainer.dist.is_main:
+    if trainer.dist.is_main and step == start:
+        click.echo(
+            f"{config.output_dir}: already at step {step} of {config.steps}: nothing to train (raise --steps)", err=True
+        )
+    elif trainer.dist.is_main:
         click.echo(f"{config.output_dir}: trained to step {step}", err=True)

@@ -7,6 +7,7 @@ beside it ``model_<step>.safetensors`` is the model alone in the project's forma
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from pathlib import Path
@@ -18,7 +19,10 @@ from ..errors import CheckpointError, ConfigError
 from ..fileio import atomic_output
 from ..safeload import safe_torch_load
 
+log = logging.getLogger("tts_pipeline")
+
 FORMAT = "tts-pipeline-train-1"
+_STATE_KEYS = ("model_name", "model_config", "state_dict", "optimizer", "step", "rng", "train_config", "task_options")
 _NAME = re.compile(r"checkpoint_(\d+)\.pt$")
 _MODEL_NAME = re.compile(r"model_(\d+)\.safetensors$")
 
@@ -71,6 +75,12 @@ def load_training_state(path: Path) -> dict[str, Any]:
         raise CheckpointError(
             f"{path} is not a tts-pipeline training checkpoint; to start from published weights use --init-from"
         )
+    missing = [key for key in _STATE_KEYS if key not in state]
+    if missing:
+        raise CheckpointError(
+            f"{path} is damaged or from another version (it has no {missing[0]!r}): resume from an earlier "
+            "checkpoint, or start a new run from its weights with --init-from"
+        )
     return state
 
 
@@ -78,6 +88,25 @@ def latest_checkpoint(output_dir: Path) -> Path | None:
     """The checkpoint with the highest step in ``output_dir``, or None."""
     found = _by_step(output_dir, _NAME, "checkpoint_*.pt")
     return found[-1][1] if found else None
+
+
+def load_latest(output_dir: Path) -> tuple[Path, dict[str, Any]]:
+    """The newest checkpoint of ``output_dir`` that loads, and its state. A damaged newer one (a disk filled
+    up, a copy cut short) is passed over with a warning; ConfigError when there is none, CheckpointError
+    when none loads."""
+    found = [path for _, path in reversed(_by_step(output_dir, _NAME, "checkpoint_*.pt"))]
+    if not found:
+        raise ConfigError(f"nothing to resume in {output_dir}: no checkpoint_*.pt there")
+    for path in found:
+        try:
+            return path, load_training_state(path)
+        except CheckpointError as exc:
+            if path == found[-1]:
+                raise CheckpointError(
+                    f"no checkpoint in {output_dir} can be read (the oldest: {exc}); start again without --resume"
+                ) from None
+            log.warning("%s cannot be read (%s); resuming from the checkpoint before it", path.name, exc)
+    raise AssertionError("unreachable")
 
 
 def _by_step(output_dir: Path, pattern: re.Pattern[str], glob: str) -> list[tuple[int, Path]]:

@@ -121,9 +121,9 @@ def _require(config: TrainConfig, name: str, ok: bool, rule: str) -> None:
 
 def read_train_file(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """A training config file -> (the [train] table, the [model] table); relative list paths resolved."""
-    p = Path(path)
+    p = Path(path).resolve()
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
+        data = tomllib.loads(p.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read training config {p}: {exc}") from None
     unknown = set(data) - {"train", "model"}

@@ -26,20 +26,32 @@ def read_filelist(path: str | Path) -> list[Utterance]:
     """Parse ``path|text`` lines (paths relative to the list's folder; blank lines skipped)."""
     p = Path(path)
     try:
-        lines = p.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read file list {p}: {exc}") from None
+        lines = p.read_text(encoding="utf-8-sig").splitlines()  # an editor's byte-order mark is not a path
+    except OSError as exc:
+        raise ConfigError(f"cannot read file list {p}: {exc.strerror or exc} (check the path)") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"file list {p} is not UTF-8 (byte offset {exc.start}): convert it, e.g. with iconv -t UTF-8"
+        ) from None
     items = []
+    extra_fields = 0
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         audio, sep, text = line.partition("|")
-        if not sep:
+        if not sep or not audio.strip():
             raise ConfigError(f"{p} line {number}: expected 'path|text', got {line[:60]!r}")
+        if "|" in text:  # path|text|speaker (Mellotron) or id|text|normalised text: the text is the second field
+            text = text.partition("|")[0]
+            extra_fields += 1
         audio_path = Path(audio.strip())
         items.append(Utterance((p.parent / audio_path).resolve() if not audio_path.is_absolute() else audio_path, text))
     if not items:
         raise ConfigError(f"file list {p} is empty")
+    if extra_fields:
+        log.warning(
+            "%s: %d line(s) have more than two fields; the text is the second, the rest ignored", p, extra_fields
+        )
     return items
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import logging
 import time
 from pathlib import Path
@@ -47,6 +48,14 @@ class Trainer:
         if config.precision == "fp16" and self.device.type != "cuda":
             raise ConfigError("precision fp16 needs a CUDA GPU; use bf16 or fp32 on the CPU")
         ckpt.check_output_dir(self.output_dir)
+        earlier = ckpt.latest_checkpoint(self.output_dir) if self.output_dir.is_dir() else None
+        if not resume and earlier is not None:
+            raise ConfigError(
+                f"output directory {self.output_dir} already holds a run ({earlier.name}): continue it with "
+                f"--resume {self.output_dir}, or choose another --output-dir"
+            )
+        if config.val_filelist and Path(config.val_filelist).resolve() == Path(config.filelist).resolve():
+            log.warning("the validation list is the training list: its loss will not show overfitting")
         self.step = 0
         state = self._resume_state() if resume else None
         torch.manual_seed(config.seed)
@@ -70,12 +79,18 @@ class Trainer:
 
     # --- state ------------------------------------------------------------------------------
 
-    def _resume_state(self) -> dict[str, Any] | None:
-        path = ckpt.latest_checkpoint(self.output_dir)
-        if path is None:
-            raise ConfigError(f"nothing to resume in {self.output_dir}: no checkpoint_*.pt there")
+    def _resume_state(self) -> dict[str, Any]:
+        path, state = ckpt.load_latest(self.output_dir)
         log.info("resuming from %s", path)
-        return ckpt.load_training_state(path)
+        changed = _differences(self.task.planned_model_config(), state.get("model_config", {}))
+        if changed:
+            key, (now, then) = next(iter(changed.items()))
+            raise ConfigError(
+                f"--resume continues {self.output_dir}'s model as it was built, but the [model] options now give "
+                f"{key} = {now!r} where the run has {then!r}: drop the change, or start a new run from its weights "
+                "with --init-from"
+            )
+        return state
 
     def _restore(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["state_dict"])
@@ -209,6 +224,11 @@ class Trainer:
                 loss, _ = self.task.loss(self.model, self._to_device(batch))
             total, count = total + float(loss), count + 1
             first = first if first is not None else batch
+        if count == 0:  # every rank reads the whole list, so all stop together
+            raise TTSError(
+                f"no utterance of the validation list {self.config.val_filelist} could be read (the warnings say "
+                "why): fix it, or leave out val_filelist"
+            )
         extra = {}
         if first is not None and self.dist.is_main:
             batch = self._to_device(first)
@@ -276,3 +296,9 @@ class Trainer:
 
     def close(self) -> None:
         teardown(self.dist)
+
+
+def _differences(now: dict[str, Any], then: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """Keys whose values differ between two model configs (lists and tuples alike), as (now, then)."""
+    keys = sorted(set(now) | set(then))
+    return {k: (now.get(k), then.get(k)) for k in keys if json.dumps(now.get(k)) != json.dumps(then.get(k))}

@@ -61,6 +61,12 @@ class TrainTask(ABC):
     def model_config(self, model: nn.Module) -> dict[str, Any]:
         """The model's constructor config as a JSON-able dict (stored in training checkpoints)."""
 
+    def planned_model_config(self) -> dict[str, Any]:
+        """The :meth:`model_config` that :meth:`build_model` would give (compared with a checkpoint's on resume).
+
+        The default builds the model; a task can say it without building one."""
+        return self.model_config(self.build_model())
+
     @abstractmethod
     def build_from_config(self, config: dict[str, Any]) -> nn.Module:
         """Rebuild a model from :meth:`model_config` output (for resuming)."""

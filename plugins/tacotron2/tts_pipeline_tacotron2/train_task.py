@@ -5,6 +5,7 @@ free-running figures at validation, warm start from published weights."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from .guided import guided_attention_loss
 from .layers import length_mask
 from .model import Tacotron2
 from .text import CMUDict, text_to_sequence
+from .text.symbols import SYMBOLS
 
 
 def _l1_mse(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -89,13 +91,13 @@ class Tacotron2TrainOptions:
 
     def __post_init__(self) -> None:
         config = self.config()
-        if self.gate_positive_weight <= 0:
+        if not (math.isfinite(self.gate_positive_weight) and self.gate_positive_weight > 0):  # nan too
             raise ConfigError(
                 f"model.gate_positive_weight is a loss weight > 0 (1: unweighted), not {self.gate_positive_weight}"
             )
         for name in ("guided_attention", "delta_loss", "attention_forcing"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"model.{name} is a loss weight >= 0 (0: off), not {getattr(self, name)}")
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
+                raise ConfigError(f"model.{name} is a finite loss weight >= 0 (0: off), not {getattr(self, name)}")
         if not 0 <= self.p_arpabet <= 1:
             raise ConfigError(f"model.p_arpabet is a probability in [0, 1], not {self.p_arpabet}")
         if not 0 <= self.teacher_forcing <= 1:
@@ -111,6 +113,14 @@ class Tacotron2TrainOptions:
             )
         if config.n_mel_channels != NVIDIA.n_mels:
             raise ConfigError(f"model.n_mel_channels must be {NVIDIA.n_mels} (the NVIDIA mel WaveGlow reads)")
+        if config.n_symbols < len(SYMBOLS):
+            raise ConfigError(
+                f"model.n_symbols ({config.n_symbols}) is smaller than the text front end's symbol set "
+                f"({len(SYMBOLS)}): leave it out"
+            )
+
+
+MIN_SECONDS = 0.1  # shorter clips are skipped: no word fits, and a one-frame batch breaks the postnet's BatchNorm
 
 
 class TextMelDataset(Dataset):
@@ -153,7 +163,18 @@ class TextMelDataset(Dataset):
             log.warning("skipping %s: %s", utterance.audio, exc)
             return None
         audio = load_training_audio(utterance, NVIDIA.sample_rate, self.options.resample, self.options.trim_silence)
-        return None if audio is None else (ids, compute_mel(audio, NVIDIA))
+        if audio is None:
+            return None
+        if audio.numel() < MIN_SECONDS * NVIDIA.sample_rate:  # a few frames teach nothing (and break BatchNorm)
+            log.warning(
+                "skipping %s: %.3f s of audio%s, less than %g s",
+                utterance.audio,
+                audio.numel() / NVIDIA.sample_rate,
+                " after trimming silence" if self.options.trim_silence else "",
+                MIN_SECONDS,
+            )
+            return None
+        return ids, compute_mel(audio, NVIDIA)
 
 
 class Tacotron2Task(TrainTask):

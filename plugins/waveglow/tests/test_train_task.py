@@ -96,27 +96,29 @@ def test_train_resume_then_vocode_from_the_command_line(tmp_path):
     )
     out = tmp_path / "run"
 
-    def cli(*args):
-        proc = subprocess.run([sys.executable, "-m", "tts_pipeline", *map(str, args)], capture_output=True, text=True)
-        assert proc.returncode == 0, proc.stderr[-2000:]
+    def cli(*args, cwd=None, code=0):
+        proc = subprocess.run(
+            [sys.executable, "-m", "tts_pipeline", *map(str, args)], capture_output=True, text=True, cwd=cwd
+        )
+        assert proc.returncode == code, proc.stderr[-2000:]
+        return proc.stderr.strip().splitlines()[-1] if code else ""
 
-    cli(
-        "train",
-        "waveglow",
-        "--config",
-        config,
-        "--filelist",
-        DATA / "list.txt",
-        "--output-dir",
-        out,
-        "--steps",
-        2,
-        "--device",
-        "cpu",
-    )
-    cli("train", "waveglow", "--resume", out, "--steps", 4)
+    # the list given relative to the working folder: the run records where it is, so a resume from
+    # another folder still finds it
+    first = ["train", "waveglow", "--config", config, "--filelist", "list.txt", "--output-dir", out, "--device", "cpu"]
+    cli(*first, "--steps", 2, cwd=DATA)
+    cli("train", "waveglow", "--resume", out, "--steps", 4, cwd=tmp_path)
     steps = [json.loads(line)["step"] for line in (out / "log.jsonl").read_text().splitlines()]
     assert steps == [1, 2, 3, 4]
+    # mistakes that would have trained the wrong thing: a new run over this one, a resume that changes the
+    # model's sizes, a resume told to write elsewhere
+    assert "already holds a run" in cli(*first, "--steps", 6, cwd=DATA, code=2)
+    wider = tmp_path / "wider.toml"
+    wider.write_text(config.read_text().replace("n_channels = 16", "n_channels = 32"))
+    error = cli("train", "waveglow", "--resume", out, "--config", wider, "--steps", 6, code=2)
+    assert error.startswith("error: --resume continues") and "where the run has 16" in error
+    assert "leave out --output-dir" in cli("train", "waveglow", "--resume", out, "--output-dir", tmp_path, code=2)
+    assert [p.name for p in sorted(out.glob("checkpoint_*.pt"))][-1] == "checkpoint_00000004.pt"
     cli("mel", DATA / "wavs" / "LJ037-0003.flac", "-o", tmp_path / "m.npy")
     cli("vocode", tmp_path / "m.npy", "--checkpoint", out / "checkpoint_00000004.pt", "-o", tmp_path / "a.wav")
     cli("vocode", tmp_path / "m.npy", "--checkpoint", out / "model_00000004.safetensors", "-o", tmp_path / "b.wav")

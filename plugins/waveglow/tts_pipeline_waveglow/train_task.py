@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,8 +49,8 @@ class WaveGlowTrainOptions:
                 f"model.segment_length ({self.segment_length}) must be a multiple of n_group ({config.n_group}) "
                 f"and at least one hop ({config.hop_length})"
             )
-        if self.sigma <= 0:
-            raise ConfigError(f"model.sigma must be > 0, not {self.sigma}")
+        if not (math.isfinite(self.sigma) and self.sigma > 0):  # nan and inf too
+            raise ConfigError(f"model.sigma must be a finite number > 0 (1.0 as published), not {self.sigma}")
 
 
 class SegmentDataset(Dataset):
