@@ -64,7 +64,7 @@ fi
 train() {  # train MODEL CONFIG PACKED_LIST PACKED_VAL MINUTES [EXTRA ARGS...]
     # a fresh run folder per call: a warm machine keeps runs/ from the call before, and the export takes
     # the highest step in the folder, which would be that call's (a lease's steps count from 0 again)
-    local model=$1 config=$2 minutes=$5 init=() run="runs/$1-demo-$START"
+    local model=$1 config=$2 minutes=$5 init=() run="runs/$1-demo-$START-$(date +%s)"
     local extra=("${@:6}")
     local weights="tts_pipeline/voices/joe-lj-demo/$model.safetensors"
     [ -f "$weights" ] && python3 tools/warm_start_check.py "$model" "$config" "$weights" && init=(--init-from "$weights")
