@@ -491,6 +491,7 @@ def test_a_validation_list_with_nothing_readable_is_an_error(tmp_path):
 @pytest.mark.parametrize(
     ("model", "toml", "needle"),
     [
+        ("waveglow", 'model = "small"', "model must be a table of settings"),
         ("waveglow", "sigma = nan", "model.sigma must be a finite number > 0"),
         ("waveglow", "sigma = inf", "model.sigma must be a finite number > 0"),
         ("tacotron2", 'preset = "tiny"\ngate_positive_weight = nan', "model.gate_positive_weight is a loss weight"),

@@ -222,7 +222,7 @@ def parse_options(cls: type, data: Mapping[str, Any], where: str) -> Any:
 
 
 def _coerce(value: Any, hint: Any, where: str) -> Any:
-    """Check ``value`` against a simple type hint (int, float, str, bool, Literal, Optional, Path)."""
+    """Check ``value`` against a simple type hint (int, float, str, bool, Literal, Optional, Path, dict, list)."""
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
@@ -264,4 +264,12 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
         if not isinstance(value, str | Path):
             raise ConfigError(f"{where} must be a path string, not {value!r}")
         return Path(value)
+    if hint is dict or origin is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where} must be a table of settings (e.g. {{ key = 1 }}), not {value!r}")
+        return dict(value)
+    if hint is list or origin is list:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{where} must be a list, not {value!r}")
+        return list(value)
     return value
