@@ -67,12 +67,12 @@ def existing_audio(utterances: list[Utterance], source: str | Path) -> list[Utte
             missing.append(utterance.audio)
     if not present:
         raise ConfigError(
-            f"none of the {len(utterances)} audio files named in {source} exists (the first: {missing[0]}); "
+            f"none of the {len(utterances)} audio files named in {source} exists as a file (the first: {missing[0]}); "
             "paths in a file list are relative to the list's folder"
         )
     if missing:
         log.warning(
-            "%d of the %d audio files named in %s do not exist and are skipped (the first: %s)",
+            "%d of the %d audio files named in %s do not exist (or are not files) and are skipped (the first: %s)",
             len(missing),
             len(utterances),
             source,
