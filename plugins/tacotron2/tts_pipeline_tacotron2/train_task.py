@@ -192,6 +192,9 @@ class Tacotron2Task(TrainTask):
     def model_config(self, model: nn.Module) -> dict[str, Any]:
         return model.config.to_dict()
 
+    def planned_model_config(self) -> dict[str, Any]:
+        return self.options.config().to_dict()  # what build_model would build, without building it
+
     def warm_start(self, model: nn.Module, checkpoint: Path) -> None:
         """Copy matching tensors from any Tacotron2 checkpoint (e.g. tacotron2_statedict.pt); with
         ``skip_embedding`` the symbol embedding stays fresh, for a new symbol set."""
@@ -203,7 +206,11 @@ class Tacotron2Task(TrainTask):
             if key not in target:
                 continue
             if target[key].shape != value.shape:
-                hint = " (set skip_embedding = true for a new symbol set)" if key == "embedding.weight" else ""
+                hint = (
+                    " (set skip_embedding = true for a new symbol set)"
+                    if key == "embedding.weight"
+                    else ": the checkpoint is another size; match --preset and the [model] sizes to it"
+                )
                 raise CheckpointError(
                     f"{checkpoint}: {key} has shape {tuple(value.shape)}, the model {tuple(target[key].shape)}{hint}"
                 )

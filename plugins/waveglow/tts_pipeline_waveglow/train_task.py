@@ -104,6 +104,9 @@ class WaveGlowTask(TrainTask):
     def model_config(self, model: nn.Module) -> dict[str, Any]:
         return model.config.to_dict()
 
+    def planned_model_config(self) -> dict[str, Any]:
+        return self.options.config().to_dict()  # what build_model would build, without building it
+
     def warm_start(self, model: nn.Module, checkpoint: Path) -> None:
         """Copy every weight from any WaveGlow checkpoint layout; the sizes must match."""
         loaded = load_waveglow_checkpoint(checkpoint)
