@@ -239,3 +239,21 @@ def test_export_voice_averages_a_runs_newest_model_files(tmp_path, capsys):
     with pytest.raises(SystemExit):  # the export never replaces what it reads
         export_voice.export([newest], run / "model_00000011", split_mb=None)
     assert "is the input" in capsys.readouterr().err and newest.stat().st_size > 0
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--split-mb", "0"], "--split-mb takes a size in MB"),
+        (["--split-mb", "nan"], "--split-mb takes a size in MB"),
+        ([], "cannot read"),  # a file that is no model
+    ],
+)
+def test_export_voice_errors_are_one_line_with_status_2(tmp_path, args, needle):
+    source = tmp_path / "model_00000001.safetensors"
+    source.write_bytes(b"not a safetensors file")
+    script = ROOT / "tools" / "export_voice.py"
+    proc = subprocess.run([sys.executable, str(script), str(source), str(tmp_path / "out"), *args], capture_output=True)
+    err = proc.stderr.decode().strip()
+    assert proc.returncode == 2 and needle in err.splitlines()[-1] and "Traceback" not in err
+    assert source.read_bytes() == b"not a safetensors file" and not list(tmp_path.glob("out*"))
