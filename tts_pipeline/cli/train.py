@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import signal
 import threading
 from pathlib import Path
@@ -9,6 +11,8 @@ from pathlib import Path
 import click
 
 from ..errors import ConfigError
+
+log = logging.getLogger("tts_pipeline")
 
 
 @click.command()
@@ -43,7 +47,7 @@ def train(model: str, config_path, resume_dir, init_from, preset, **flags) -> No
     from ..config import parse_options
     from ..plugins import get_registry
     from ..training.checkpoints import load_latest
-    from ..training.config import make_train_config, read_train_file
+    from ..training.config import TrainConfig, make_train_config, read_train_file
     from ..training.loop import Trainer
 
     # A kill ends training at once, as before: checkpoints are written atomically, so it costs only the steps
@@ -60,8 +64,9 @@ def train(model: str, config_path, resume_dir, init_from, preset, **flags) -> No
         if state.get("model_name") != model:
             raise ConfigError(f"{resume_dir} holds a {state.get('model_name')} run, not {model}")
         saved = {k: v for k, v in state["train_config"].items() if k != "max_minutes"}  # a limit is per invocation
+        saved = _known(saved, TrainConfig, "train", resume_dir)
         train_values = {**saved, **train_values, "output_dir": str(resume_dir)}
-        model_values = {**state["task_options"], **model_values}
+        model_values = {**_known(state["task_options"], task_cls.Options, "model", resume_dir), **model_values}
     if init_from is not None and resume_dir is not None:
         raise ConfigError("--init-from starts a new run; it cannot be combined with --resume")
     train_values.update({k: v for k, v in flags.items() if v is not None})
@@ -84,3 +89,15 @@ def train(model: str, config_path, resume_dir, init_from, preset, **flags) -> No
         )
     elif trainer.dist.is_main:
         click.echo(f"{config.output_dir}: trained to step {step}", err=True)
+
+
+def _known(saved: dict, options: type, section: str, run: Path) -> dict:
+    """The settings of ``saved`` (a checkpoint's) that this version's ``options`` dataclass has; the others,
+    written by another version, are dropped with a warning rather than refused."""
+    names = {f.name for f in dataclasses.fields(options)}
+    dropped = sorted(set(saved) - names)
+    if dropped:
+        log.warning(
+            "%s was written by another version: ignoring its [%s] settings %s", run, section, ", ".join(dropped)
+        )
+    return {k: v for k, v in saved.items() if k in names}

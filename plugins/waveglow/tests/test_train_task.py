@@ -119,6 +119,17 @@ def test_train_resume_then_vocode_from_the_command_line(tmp_path):
     assert error.startswith("error: --resume continues") and "where the run has 16" in error
     assert "leave out --output-dir" in cli("train", "waveglow", "--resume", out, "--output-dir", tmp_path, code=2)
     assert [p.name for p in sorted(out.glob("checkpoint_*.pt"))][-1] == "checkpoint_00000004.pt"
+    # a checkpoint written by another version, with settings this one does not know: resumed, with a warning
+    state = torch.load(out / "checkpoint_00000004.pt", weights_only=True)
+    state["train_config"]["ema_decay"], state["task_options"]["old_option"] = 0.999, 1
+    torch.save(state, out / "checkpoint_00000004.pt")
+    proc = subprocess.run(
+        [sys.executable, "-m", "tts_pipeline", "train", "waveglow", "--resume", str(out), "--steps", "5"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "ignoring its [train] settings ema_decay" in proc.stderr and "[model] settings old_option" in proc.stderr
     cli("mel", DATA / "wavs" / "LJ037-0003.flac", "-o", tmp_path / "m.npy")
     cli("vocode", tmp_path / "m.npy", "--checkpoint", out / "checkpoint_00000004.pt", "-o", tmp_path / "a.wav")
     cli("vocode", tmp_path / "m.npy", "--checkpoint", out / "model_00000004.safetensors", "-o", tmp_path / "b.wav")
