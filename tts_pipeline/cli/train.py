@@ -59,8 +59,9 @@ def train(model: str, config_path, resume_dir, init_from, preset, **flags) -> No
     given_dir = flags.get("output_dir")
     if resume_dir is not None and given_dir is not None and Path(given_dir).resolve() != resume_dir.resolve():
         raise ConfigError("--resume DIR continues the run in DIR: leave out --output-dir")
-    if resume_dir is not None:
-        _, state = load_latest(resume_dir)
+    latest = load_latest(resume_dir) if resume_dir is not None else None  # (path, state), read once
+    if latest is not None:
+        state = latest[1]
         if state.get("model_name") != model:
             raise ConfigError(f"{resume_dir} holds a {state.get('model_name')} run, not {model}")
         saved = {k: v for k, v in state["train_config"].items() if k != "max_minutes"}  # a limit is per invocation
@@ -77,7 +78,7 @@ def train(model: str, config_path, resume_dir, init_from, preset, **flags) -> No
         model_values["preset"] = preset
     config = make_train_config(train_values)
     task = task_cls(parse_options(task_cls.Options, model_values, f"model ({model})"))
-    trainer = Trainer(task, config, resume=resume_dir is not None, init_from=init_from)
+    trainer = Trainer(task, config, resume=latest is not None, init_from=init_from, resume_from=latest)
     start = trainer.step
     try:
         step = trainer.run()

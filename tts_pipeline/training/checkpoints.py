@@ -97,16 +97,17 @@ def load_latest(output_dir: Path) -> tuple[Path, dict[str, Any]]:
     found = [path for _, path in reversed(_by_step(output_dir, _NAME, "checkpoint_*.pt"))]
     if not found:
         raise ConfigError(f"nothing to resume in {output_dir}: no checkpoint_*.pt there")
-    for path in found:
+    for path in found[:-1]:
         try:
             return path, load_training_state(path)
         except CheckpointError as exc:
-            if path == found[-1]:
-                raise CheckpointError(
-                    f"no checkpoint in {output_dir} can be read (the oldest: {exc}); start again without --resume"
-                ) from None
             log.warning("%s cannot be read (%s); resuming from the checkpoint before it", path.name, exc)
-    raise AssertionError("unreachable")
+    try:
+        return found[-1], load_training_state(found[-1])
+    except CheckpointError as exc:
+        raise CheckpointError(
+            f"no checkpoint in {output_dir} can be read (the oldest: {exc}); start again without --resume"
+        ) from None
 
 
 def _by_step(output_dir: Path, pattern: re.Pattern[str], glob: str) -> list[tuple[int, Path]]:

@@ -36,8 +36,15 @@ class Trainer:
     """Train ``task``'s model as ``config`` says; :meth:`run` returns the final step."""
 
     def __init__(
-        self, task: TrainTask, config: TrainConfig, resume: bool = False, init_from: Path | None = None
+        self,
+        task: TrainTask,
+        config: TrainConfig,
+        resume: bool = False,
+        init_from: Path | None = None,
+        resume_from: tuple[Path, dict[str, Any]] | None = None,
     ) -> None:
+        """``resume_from``: the checkpoint (path, state) to resume, when the caller has already read it
+        (:func:`checkpoints.load_latest`); with ``resume`` alone the newest in the output dir is read."""
         if not config.filelist:
             raise ConfigError("no training file list: pass --filelist LIST (lines 'path|text')")
         self.task, self.config = task, config
@@ -57,7 +64,7 @@ class Trainer:
         if config.val_filelist and Path(config.val_filelist).resolve() == Path(config.filelist).resolve():
             log.warning("the validation list is the training list: its loss will not show overfitting")
         self.step = 0
-        state = self._resume_state() if resume else None
+        state = self._resume_state(resume_from or ckpt.load_latest(self.output_dir)) if resume else None
         torch.manual_seed(config.seed)
         self.model = (task.build_from_config(state["model_config"]) if state else task.build_model()).to(self.device)
         if init_from is not None and state is None:
@@ -79,8 +86,9 @@ class Trainer:
 
     # --- state ------------------------------------------------------------------------------
 
-    def _resume_state(self) -> dict[str, Any]:
-        path, state = ckpt.load_latest(self.output_dir)
+    def _resume_state(self, checkpoint: tuple[Path, dict[str, Any]]) -> dict[str, Any]:
+        """The checkpoint's state, once its model config is known to match the task's options."""
+        path, state = checkpoint
         log.info("resuming from %s", path)
         changed = _differences(self.task.planned_model_config(), state.get("model_config", {}))
         if changed:
