@@ -34,9 +34,8 @@ def plan_outputs(inputs: list[Path], output: str | Path, extensions: tuple[str, 
     ``output`` is best passed as the string the user typed: a ``Path`` has already dropped a trailing /.
     Every check runs before the folder is made, so a refused command leaves nothing behind.
     """
-    raw = str(output)
+    as_folder = names_a_folder(output)
     output = Path(output)
-    as_folder = output.is_dir() or raw.endswith(("/", "\\"))
     if len(inputs) == 1 and not as_folder:
         if output.suffix.lower() not in extensions:
             raise AudioIOError(
@@ -48,6 +47,11 @@ def plan_outputs(inputs: list[Path], output: str | Path, extensions: tuple[str, 
     if output.suffix.lower() in extensions and not as_folder:
         raise AudioIOError(f"{len(inputs)} inputs need an output folder, not the file {output}; pass -o FOLDER/")
     return folder_outputs([p.stem for p in inputs], output, default_ext, inputs)
+
+
+def names_a_folder(output: str | Path) -> bool:
+    """Whether -o ``output`` is a folder: an existing one, or a path the user ended with /."""
+    return Path(output).is_dir() or str(output).endswith(("/", "\\"))
 
 
 def folder_outputs(names: list[str], folder: Path, ext: str, inputs: Iterable[str | Path] = ()) -> list[Path]:

@@ -12,7 +12,7 @@ from ..audio.stream import STDOUT, AudioStreamWriter
 from ..config import MAX_PAUSE
 from ..errors import TextError
 from ..fileio import atomic_output, check_writable
-from .files import folder_outputs
+from .files import folder_outputs, names_a_folder
 from .options import build_config, runtime_options, vocoder_options
 from .text_input import Line, check_argument, read_stdin, read_text_list
 
@@ -70,7 +70,11 @@ def say(
 
     if (text is None) == (text_file is None):
         raise click.UsageError("give either TEXT or --text-file FILE")
-    if text_file is not None and (plot is not None or output == STDOUT or _looks_like_a_file(output)):
+    if text_file is not None and (
+        plot is not None
+        or output == STDOUT
+        or (Path(output).suffix.lower() in AUDIO_EXTENSIONS and not names_a_folder(output))
+    ):
         raise click.UsageError("--text-file writes one file per line into a folder: no --plot, and -o FOLDER/")
     if text_file is None:
         text = read_stdin() if text == "-" else check_argument(text)
@@ -119,15 +123,6 @@ def say(
         f"{where}: {count} sentence(s), {writer.samples_written / pipeline.sample_rate:.2f} s "
         f"at {pipeline.sample_rate} Hz",
         err=True,
-    )
-
-
-def _looks_like_a_file(output: str) -> bool:
-    """An -o that names an audio file rather than a folder (no trailing /, not an existing folder)."""
-    return (
-        Path(output).suffix.lower() in AUDIO_EXTENSIONS
-        and not output.endswith(("/", "\\"))
-        and not Path(output).is_dir()
     )
 
 
