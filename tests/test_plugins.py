@@ -89,14 +89,23 @@ def test_unknown_names_are_plugin_errors(fake_plugin):
         get_registry().vocoder(["waveglow"])
 
 
-def test_duplicate_registration_is_an_error(fake_plugin):
+def test_a_name_registered_twice_stays_with_the_first_plugin(fake_plugin):
+    class Echo2(EchoVocoder):
+        pass
+
     class Again:
         @hookimpl
         def register_vocoders(self, register):
-            register(EchoVocoder)
+            register(Echo2)
 
-    with pytest.raises(PluginError, match="two plugins register the vocoder 'echo'"), plugin_registered(Again()):
-        get_registry()
+    with plugin_registered(Again(), name="again"):
+        registry = get_registry()
+        assert registry.vocoder("echo") is EchoVocoder
+        [failure] = registry.failures
+        assert failure.describe() == (
+            "plugin 'again' (again) registers the vocoder 'echo', which plugin 'fake' registered first; "
+            "its own is left out"
+        )
 
 
 def test_misspelt_hook_fails_loudly():

@@ -51,7 +51,7 @@ def register_mel_formats(register: Callable[[MelFormat], None]) -> None:
 
     Args:
         register: call ``register(fmt)``; ``fmt.name`` is the name users select it by
-            (``--mel-format hansonrobotics``). Registering a name twice is an error.
+            (``--mel-format hansonrobotics``). A name already registered stays with the plugin that registered it first.
     """
 
 

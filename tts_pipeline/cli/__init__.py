@@ -30,9 +30,9 @@ for command in (say, vocode, mel, convert, train, plugins, formats, voices):
 
 def build_cli() -> click.Group:
     """The top-level group with the commands plugins add through ``register_commands``."""
-    from ..plugins import get_plugin_manager
+    from ..plugins import add_plugin_commands
 
-    get_plugin_manager().hook.register_commands(cli=cli)
+    add_plugin_commands(cli)
     return cli
 
 

@@ -10,12 +10,18 @@ import click
 @click.command()
 def plugins() -> None:
     """List installed plugins, the hooks each implements, and what they register."""
-    from ..plugins import get_registry, list_plugins
+    from ..plugins import get_registry, list_plugins, plugin_failures
 
     for info in list_plugins():
         version = f" {info.version}" if info.version else ""
         click.echo(f"{info.name}{version}: {', '.join(info.hooks) or '(no hooks)'}")
     registry = get_registry()
+    failures = plugin_failures()
+    if failures:
+        click.echo("")
+        click.echo("problems:")
+        for failure in failures:
+            click.echo(f"    {failure.describe()}")
     click.echo("")
     click.echo(f"vocoders: {', '.join(sorted(registry.vocoders)) or '(none)'}")
     click.echo(f"acoustic models: {', '.join(sorted(registry.acoustic_models)) or '(none)'}")

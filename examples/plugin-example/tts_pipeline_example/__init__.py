@@ -1,0 +1,1 @@
+"""An example tts-pipeline plugin: the ``sine`` vocoder and the ``mel-info`` command."""
