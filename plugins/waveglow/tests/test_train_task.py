@@ -10,7 +10,9 @@ import pytest
 import torch
 from tts_pipeline_waveglow.checkpoint import build_waveglow, load_waveglow_checkpoint
 from tts_pipeline_waveglow.train_task import WaveGlowTask, WaveGlowTrainOptions
+from tts_pipeline_waveglow.vocoder import mel_format_for
 
+from tts_pipeline.audio.formats import NVIDIA
 from tts_pipeline.errors import ConfigError
 from tts_pipeline.training.data import Utterance, read_filelist
 
@@ -34,6 +36,17 @@ def test_items_and_padding():
     a = ds[3][1]
     torch.manual_seed(3)
     assert torch.equal(a, ds[3][1])  # segments follow torch's seed
+
+
+def test_below_16_khz_the_bands_reach_nyquist_in_training_and_synthesis():
+    """NVIDIA's top band edge (8000 Hz) does not fit an 8 kHz model: its mels stop at 4000 Hz instead."""
+    t = task(model={**TINY, "sample_rate": 8000})
+    mel, audio = t.dataset(read_filelist(DATA / "list.txt"), train=True)[0]  # resampled to 8 kHz
+    assert mel.shape == (80, 4096 // 256 + 1) and torch.isfinite(mel).all()
+    fmt = mel_format_for(t.options.config())
+    assert (fmt.sample_rate, fmt.top_frequency) == (8000, 4000)
+    assert mel_format_for(t.options.config().__class__()) is NVIDIA  # the published size keeps NVIDIA's
+    assert task(model={**TINY, "sample_rate": 16000}).dataset([], train=True).format.fmax == 8000
 
 
 def test_bad_file_is_skipped_and_named(tmp_path, caplog):

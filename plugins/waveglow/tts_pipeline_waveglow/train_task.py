@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +11,6 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from tts_pipeline.audio.formats import NVIDIA
 from tts_pipeline.audio.mel import compute_mel
 from tts_pipeline.errors import CheckpointError, ConfigError
 from tts_pipeline.training.data import Utterance, load_training_audio
@@ -22,6 +20,7 @@ from .checkpoint import load_waveglow_checkpoint, save_waveglow
 from .config import PRESETS, WaveGlowConfig
 from .loss import waveglow_loss
 from .model import WaveGlow
+from .vocoder import mel_format_for
 
 
 @dataclass
@@ -61,9 +60,7 @@ class SegmentDataset(Dataset):
         self.options = options
         self.train = train
         config = options.config()
-        self.format = dataclasses.replace(
-            NVIDIA, n_mels=config.n_mel_channels, hop_length=config.hop_length, sample_rate=config.sample_rate
-        )
+        self.format = mel_format_for(config)
         self._audio: dict[int, torch.Tensor | None] = {}  # decoded clips, kept (small corpora)
 
     def __len__(self) -> int:

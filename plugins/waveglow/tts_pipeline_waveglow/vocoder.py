@@ -62,19 +62,25 @@ class WaveGlowOptions:
 
 
 def mel_format_for(config: WaveGlowConfig) -> MelFormat:
-    """The mel format a WaveGlow of this config expects: NVIDIA's, with its rate, hop and band count."""
+    """The mel format a WaveGlow of this config expects: NVIDIA's, with its rate, hop and band count.
+
+    Below 16 kHz NVIDIA's top band edge (8000 Hz) is past the Nyquist frequency; the bands then reach
+    up to the Nyquist frequency instead.
+    """
     if (config.n_mel_channels, config.hop_length, config.sample_rate) == (
         NVIDIA.n_mels,
         NVIDIA.hop_length,
         NVIDIA.sample_rate,
     ):
         return NVIDIA
+    fits = NVIDIA.fmax is not None and 2 * NVIDIA.fmax <= config.sample_rate
     return dataclasses.replace(
         NVIDIA,
         name=f"nvidia-{config.n_mel_channels}x{config.hop_length}@{config.sample_rate}",
         n_mels=config.n_mel_channels,
         hop_length=config.hop_length,
         sample_rate=config.sample_rate,
+        fmax=NVIDIA.fmax if fits else None,
         description=f"NVIDIA-style mel with {config.n_mel_channels} bands, hop {config.hop_length}",
     )
 
