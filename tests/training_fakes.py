@@ -55,6 +55,8 @@ class FakeTask(TrainTask):
         return {"hidden": 16}
 
     def dataset(self, utterances, train):
+        if train:
+            self.train_utterances = utterances  # what the loop kept of the list
         return Noisy(len(utterances), self.options.noise if train else 0.0)
 
     def item_lengths(self, utterances):

@@ -25,6 +25,10 @@ FORMAT = "tts-pipeline-train-1"
 _STATE_KEYS = ("model_name", "model_config", "state_dict", "optimizer", "step", "rng", "train_config", "task_options")
 _NAME = re.compile(r"checkpoint_(\d+)\.pt$")
 _MODEL_NAME = re.compile(r"model_(\d+)\.safetensors$")
+# the temporary file of an atomic write (fileio.atomic_output) of a checkpoint or model file that a kill cut short
+_UNFINISHED = re.compile(
+    r"\.(?:checkpoint_[0-9]+\.pt\.[a-z0-9_]+\.part\.pt|model_[0-9]+\.safetensors\.[a-z0-9_]+\.part\.safetensors)"
+)
 
 
 def check_output_dir(output_dir: Path) -> None:
@@ -128,6 +132,30 @@ def prune(output_dir: Path, keep_last: int, keep_models: int | None = None) -> N
     models = keep_last if keep_models is None else keep_models
     for path in model_files(output_dir)[:-models]:
         path.unlink(missing_ok=True)
+
+
+def remove_unfinished_writes(output_dir: Path) -> int:
+    """Delete the hidden temporary files that checkpoint and model writes cut short by a kill left in
+    ``output_dir`` (not its sub-folders), logging how many; returns that number. Call it only while no
+    process writes checkpoints there (before training starts), or a write in progress would lose its file."""
+    removed = []
+    for path in sorted(output_dir.iterdir()):
+        if _UNFINISHED.fullmatch(path.name) and path.is_file():
+            try:
+                path.unlink()
+            except OSError as exc:
+                log.warning("cannot remove %s, left by an interrupted write: %s", path, exc.strerror or exc)
+            else:
+                removed.append(path.name)
+    if removed:
+        log.info(
+            "removed %d unfinished checkpoint or model file(s) from %s, left by a run stopped while writing "
+            "(the first: %s)",
+            len(removed),
+            output_dir,
+            removed[0],
+        )
+    return len(removed)
 
 
 def rng_state() -> dict[str, Any]:

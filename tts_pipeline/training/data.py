@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from ..audio.io import read_audio
 from ..errors import AudioIOError, ConfigError, TTSError
 
 log = logging.getLogger("tts_pipeline")
+
+_NAMED = 3  # unreadable files a warning names
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,50 @@ def existing_audio(utterances: list[Utterance], source: str | Path) -> list[Utte
             missing[0],
         )
     return present
+
+
+def readable_audio(utterances: list[Utterance], source: str | Path) -> list[Utterance]:
+    """The utterances whose audio file header can be read (and gives samples), so that an unreadable file is
+    found before training rather than skipped batch after batch. One warning counts them and names the first
+    few; none readable is an error."""
+    readable: list[Utterance] = []
+    unreadable: list[tuple[Path, str]] = []
+    for utterance in utterances:
+        why = unreadable_because(utterance.audio)
+        if why is None:
+            readable.append(utterance)
+        else:
+            unreadable.append((utterance.audio, why))
+    if not readable:
+        first, why = unreadable[0]
+        raise ConfigError(
+            f"none of the {len(utterances)} audio files named in {source} can be read (the first, {first}: {why}); "
+            "convert them to WAV or FLAC, or fix the list"
+        )
+    if unreadable:
+        more = ", ..." if len(unreadable) > _NAMED else ""
+        log.warning(
+            "%d of the %d audio files named in %s cannot be read and are left out: %s%s",
+            len(unreadable),
+            len(utterances),
+            source,
+            ", ".join(f"{path} ({why})" for path, why in unreadable[:_NAMED]),
+            more,
+        )
+    return readable
+
+
+def unreadable_because(path: Path) -> str | None:
+    """Why the audio file at ``path`` cannot be used, read from its header alone; None when it can."""
+    import soundfile as sf
+
+    if not os.access(path, os.R_OK):
+        return "permission denied"
+    try:
+        frames = sf.info(str(path)).frames
+    except (RuntimeError, OSError) as exc:  # soundfile's LibsndfileError is a RuntimeError
+        return str(getattr(exc, "error_string", "") or exc).rstrip(".")
+    return "it holds no samples" if frames == 0 else None
 
 
 def audio_lengths(utterances: list[Utterance]) -> list[int]:

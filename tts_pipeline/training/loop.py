@@ -23,7 +23,7 @@ from tqdm import tqdm
 from ..errors import ConfigError, TTSError
 from . import checkpoints as ckpt
 from .config import TrainConfig
-from .data import existing_audio, read_filelist
+from .data import existing_audio, read_filelist, readable_audio
 from .distributed import DistInfo, all_agree, barrier, mean_across, setup, teardown
 from .logger import TrainLogger
 from .sampler import ResumableSampler, SeededItems
@@ -144,7 +144,8 @@ class Trainer:
     # --- data -------------------------------------------------------------------------------
 
     def _loader(self, filelist: str, train: bool) -> DataLoader:
-        utterances = existing_audio(read_filelist(filelist), filelist)
+        source = filelist if train else f"the validation list {filelist}"
+        utterances = readable_audio(existing_audio(read_filelist(filelist), source), source)
         dataset = self.task.dataset(utterances, train=train)
         cfg = self.config
         if train:
@@ -252,6 +253,8 @@ class Trainer:
         train_loader = self._loader(cfg.filelist, train=True)
         val_loader = self._loader(cfg.val_filelist, train=False) if cfg.val_filelist else None
         self._make_output_dir()
+        if self.dist.is_main:  # before training: no other process of this run writes to the folder yet
+            ckpt.remove_unfinished_writes(self.output_dir)
         self.logger = TrainLogger(self.output_dir, enabled=self.dist.is_main)
         train_iter = iter(train_loader)
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not self.dist.is_main, unit="step", desc=self.task.name)
