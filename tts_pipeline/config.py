@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .audio.stretch import check_speed
 from .errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -95,6 +96,10 @@ class PipelineConfig:
     acoustic: StageConfig | None = None
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     voice: str = DEFAULT_VOICE  # fills stages that have no checkpoint ("none": leave them empty)
+    speed: float = 1.0  # speaking rate: the mel is stretched in time before the vocoder (0.5 to 2)
+
+    def __post_init__(self) -> None:
+        self.speed = check_speed(self.speed)
 
 
 def load_config(source: str | Path | Mapping[str, Any] | PipelineConfig | None) -> PipelineConfig:
@@ -138,9 +143,11 @@ def read_config_file(path: Path, what: str = "config") -> dict[str, Any]:
 
 def config_from_mapping(data: Mapping[str, Any], base_dir: Path) -> PipelineConfig:
     """Validate a config dict: unknown sections or keys are errors naming them."""
-    unknown = [key for key in data if key not in {"acoustic", "vocoder", "runtime", "voice"}]
+    unknown = [key for key in data if key not in {"acoustic", "vocoder", "runtime", "voice", "speed"}]
     if unknown:
-        raise ConfigError(f"unknown config section {unknown[0]!r}; expected voice, acoustic, vocoder and runtime")
+        raise ConfigError(
+            f"unknown config section {unknown[0]!r}; expected voice, speed, acoustic, vocoder and runtime"
+        )
     voice = data.get("voice", DEFAULT_VOICE)
     if not isinstance(voice, str):
         raise ConfigError(f'voice must be a voice name (see `tts-pipeline voices`) or "none", not {voice!r}')
@@ -151,7 +158,8 @@ def config_from_mapping(data: Mapping[str, Any], base_dir: Path) -> PipelineConf
     if not isinstance(runtime_data, Mapping):
         raise ConfigError("config section 'runtime' must be a table")
     runtime = parse_options(RuntimeConfig, runtime_data, "runtime")
-    return PipelineConfig(vocoder=vocoder, acoustic=acoustic, runtime=runtime, voice=voice)
+    speed = check_speed(data.get("speed", 1.0), "speed")
+    return PipelineConfig(vocoder=vocoder, acoustic=acoustic, runtime=runtime, voice=voice, speed=speed)
 
 
 def _stage(data: Any, section: str, base_dir: Path) -> StageConfig:

@@ -20,6 +20,7 @@ import torch
 from .audio.arrays import real_tensor
 from .audio.formats import MelFormat
 from .audio.io import check_sample_rate, write_audio
+from .audio.stretch import stretch_mel
 from .config import MAX_PAUSE, PipelineConfig, check_seed, load_config, parse_options, resolve_path_options
 from .errors import AudioIOError, CheckpointError, ConfigError, MelError, SynthesisError, TextError
 from .plugins import Registry, get_registry
@@ -165,8 +166,9 @@ class Pipeline:
         return Audio(samples=self._to_audio(mel_t, src, generator), sample_rate=self.vocoder.sample_rate)
 
     def _to_audio(self, mel: torch.Tensor, src: MelFormat, generator: torch.Generator) -> torch.Tensor:
-        """mel [n_mels, T] in ``src`` -> matching, mel processors, vocoder, audio processors -> [L] on the CPU."""
-        mel = match_mel(mel, src, self.vocoder.mel_format)
+        """mel [n_mels, T] in ``src`` -> matching, speed, mel processors, vocoder, audio processors -> [L] on the
+        CPU (L = the stretched mel's frames times the hop)."""
+        mel = stretch_mel(match_mel(mel, src, self.vocoder.mel_format), self.config.speed)
         for _, process in self.mel_processors:
             mel = process(mel[None])[0]
         audio = self.vocoder.vocode(mel[None], generator=generator)

@@ -7,11 +7,15 @@ from typing import Any
 
 import click
 
+from ..audio.stretch import check_speed
 from ..config import PipelineConfig, StageConfig, load_config
 
 
 def runtime_options(func):
-    """--config, --voice, --device, --dtype, --seed."""
+    """--config, --voice, --device, --dtype, --seed, --speed."""
+    func = click.option(
+        "--speed", type=float, default=None, help="Speaking rate: 0.8 slower, 1.25 faster (0.5 to 2; default 1)."
+    )(func)
     func = click.option("--seed", type=int, default=None, help="Random seed for reproducible noise.")(func)
     func = click.option(
         "--dtype", type=click.Choice(["fp32", "fp16", "bf16"]), default=None, help="Precision (fp16/bf16 need a GPU)."
@@ -56,6 +60,7 @@ def build_config(
     device: str | None = None,
     dtype: str | None = None,
     seed: int | None = None,
+    speed: float | None = None,
     vocoder: str | None = None,
     checkpoint: Path | None = None,
     vocoder_overrides: dict[str, Any] | None = None,
@@ -92,6 +97,8 @@ def build_config(
         config.runtime.dtype = dtype
     if seed is not None:
         config.runtime.seed = seed
+    if speed is not None:
+        config.speed = check_speed(speed, "--speed")
     config.runtime.__post_init__()
     return config
 

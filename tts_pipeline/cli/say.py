@@ -94,6 +94,7 @@ def say(
         device=flags.pop("device"),
         dtype=flags.pop("dtype"),
         seed=flags.pop("seed"),
+        speed=flags.pop("speed"),
         vocoder=flags.pop("vocoder"),
         checkpoint=flags.pop("checkpoint"),
         vocoder_overrides={k: flags.pop(k) for k in ("sigma", "denoiser_strength", "denoiser_mode")},

@@ -41,6 +41,7 @@ def vocode(
     device: str | None,
     dtype: str | None,
     seed: int | None,
+    speed: float | None,
 ) -> None:
     """Vocode mel files (.npy [80, T] or [T, 80], .pt tensors) into .wav, .flac or .npy audio.
 
@@ -54,6 +55,7 @@ def vocode(
         device=device,
         dtype=dtype,
         seed=seed,
+        speed=speed,
         vocoder=vocoder,
         checkpoint=checkpoint,
         vocoder_overrides={"sigma": sigma, "denoiser_strength": denoiser_strength, "denoiser_mode": denoiser_mode},
