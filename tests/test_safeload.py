@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import builtins
 import os
+import re
 import subprocess
 import sys
 
@@ -177,3 +178,112 @@ def test_truncated_checkpoints(tmp_path, legacy, with_module):
     with pytest.raises(CheckpointError, match="truncated") as error:
         safe_torch_load(path, pickled_classes=["torch.nn.modules.conv.Conv1d"])
     assert "\n" not in str(error.value)
+
+
+# ---- damaged and crafted files found by fuzzing the loaders --------------------------------------------------
+
+
+def _global(module: str, name: str) -> bytes:
+    return b"c" + module.encode() + b"\n" + name.encode() + b"\n"
+
+
+def _build_on(target: bytes, key: str, value: int) -> bytes:
+    """A pickle that pushes ``target`` and BUILDs slot state ``{key: value}`` on it."""
+    key_op = b"X" + len(key).to_bytes(4, "little") + key.encode()
+    return b"\x80\x02" + target + b"(N}(" + key_op + b"J" + value.to_bytes(4, "little") + b"utb."
+
+
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [("torch", "FloatStorage"), ("torch._utils", "_rebuild_tensor_v2"), ("torch.nn.parameter", "Parameter")],
+)
+def test_a_pickle_cannot_set_state_on_shared_allow_listed_objects(module, name):
+    """BUILD on a stand-in (not an object the file made) would change how every later file loads."""
+    import io
+    import pickle
+
+    from tts_pipeline import safeload
+
+    allowed = dict(safeload._LEGACY_ALLOWED)
+    before = {key: vars(value).copy() if hasattr(value, "__dict__") else None for key, value in allowed.items()}
+    reader = safeload._RestrictedUnpickler(io.BytesIO(_build_on(_global(module, name), "dtype", 7)), allowed, 0)
+    with pytest.raises(pickle.UnpicklingError, match="unexpected pickled state"):
+        reader.load()
+    after = {key: vars(value).copy() if hasattr(value, "__dict__") else None for key, value in allowed.items()}
+    assert after == before
+
+
+def test_a_pickled_module_cannot_rename_its_class(tmp_path):
+    path = tmp_path / "renamed.pt"
+    linear = nn.Linear(2, 2)
+    linear.pickled_name = "glow.WaveGlow"
+    save({"model": linear}, path, legacy=True)
+    with pytest.raises(CheckpointError, match="renames the class"):
+        safe_torch_load(path, pickled_classes=["torch.nn.modules.linear.Linear"])
+
+
+def test_a_flipped_storage_key_in_a_legacy_file_is_one_error(tmp_path):
+    """torch's legacy reader asserts on a storage key it has not seen; that is a damaged file, not a crash."""
+    path = tmp_path / "flipped.pt"
+    save({"w": torch.ones(4), "v": torch.zeros(3)}, path, legacy=True)
+    data = bytearray(path.read_bytes())
+    keys = torch.load(path, weights_only=True)  # the file is fine before the flip
+    assert set(keys) == {"w", "v"}
+    tail = data.rfind(b"]")  # the storage-key list near the end: change one key's digit
+    position = data.rfind(b"X", 0, tail) + 5
+    data[position] = ord("9") if data[position] != ord("9") else ord("8")
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="cannot read checkpoint"):
+        safe_torch_load(path)
+
+
+@pytest.mark.parametrize("legacy", FORMATS)
+@pytest.mark.parametrize(
+    ("make", "needle"),
+    [
+        (lambda: torch.full((1,), -5.0).as_strided((80, 2**31), (0, 0)), "claims shape [80, 2147483648]"),
+        (lambda: torch.zeros(80, 5).to_sparse(), "sparse_coo tensor"),
+    ],
+)
+def test_tensors_that_are_not_plain_values_are_refused(tmp_path, legacy, make, needle):
+    """A 2 KB file must not claim gigabytes (a stride-0 view) or hold tensors no loader can use."""
+    path = tmp_path / "odd.pt"
+    save({"mel": make()}, path, legacy)
+    with pytest.raises(CheckpointError, match=re.escape(needle)):
+        safe_torch_load(path)
+
+
+def test_nesting_deeper_than_any_checkpoint_is_refused(tmp_path):
+    deep: object = torch.zeros(1)
+    for _ in range(300):
+        deep = [deep]
+    path = tmp_path / "deep.pt"
+    save({"x": deep}, path, legacy=False)
+    with pytest.raises(CheckpointError, match="nested more than 100 levels"):
+        safe_torch_load(path)
+    save({"x": [[[torch.zeros(1)]]]}, path, legacy=False)
+    assert torch.equal(safe_torch_load(path)["x"][0][0][0], torch.zeros(1))
+
+
+def test_model_file_weights_must_be_plain_float_tensors(tmp_path):
+    from tts_pipeline.weights import check_state_dict, load_model_file, save_model_file
+
+    check_state_dict({"w": torch.zeros(2, dtype=torch.float16)}, "f")
+    for bad, needle in [
+        (torch.zeros(2, dtype=torch.int32), "holds int32 values, not float weights"),
+        (torch.zeros(2, dtype=torch.complex64), "holds complex64 values"),
+        (torch.zeros(2, device="meta"), "is a meta tensor"),
+    ]:
+        with pytest.raises(CheckpointError, match=re.escape(f"weight 'w\\x07' {needle}")):
+            check_state_dict({"w\x07": bad}, "f")  # the key from the file shown escaped
+    path = tmp_path / "deep.safetensors"
+    save_model_file(path, "waveglow", {}, {"w": torch.zeros(2)})
+    from safetensors.torch import save_file
+
+    save_file(
+        {"w": torch.zeros(2)},
+        str(path),
+        metadata={"tts_pipeline.model": "waveglow", "tts_pipeline.config": "[" * 100000 + "]" * 100000},
+    )
+    with pytest.raises(CheckpointError, match="not valid JSON"):
+        load_model_file(path)

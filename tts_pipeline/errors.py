@@ -36,3 +36,13 @@ class PluginError(TTSError):
 
 class SynthesisError(TTSError):
     """A model produced NaN or Inf values: broken weights, or options far outside their usual range."""
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """``value`` as it may appear in a message when it comes from a file: its repr (control characters
+    escaped, so nothing from the file reaches the terminal raw), cut to ``limit`` characters."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        return f"<a {type(value).__name__} nested too deeply to show>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -44,6 +44,8 @@ class PickledModule:
             raise pickle.UnpicklingError(
                 f"unexpected pickled state for {self.pickled_name}: {type(state).__name__}, not an attribute dict"
             )
+        if "pickled_name" in state or any(key.startswith("__") for key in state):
+            raise pickle.UnpicklingError(f"unexpected pickled state for {self.pickled_name}: it renames the class")
         self.__dict__.update(state)
 
     def __repr__(self) -> str:
@@ -103,13 +105,16 @@ def safe_torch_load(
             with torch.serialization.safe_globals(allowed), warnings.catch_warnings():
                 # torch warns about pickle protocols it did not write; the outcome is reported below
                 warnings.filterwarnings("ignore", message="Detected pickle protocol")
-                return torch.load(p, map_location="cpu", weights_only=True)
+                warnings.filterwarnings("ignore", category=UserWarning, module="torch")
+                loaded = torch.load(p, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as exc:
             # Legacy-format files of whole pickled modules record each module class as a persistent id,
             # which torch's weights-only unpickler refuses outright; read those with our restricted reader.
             if "persistent_load" not in str(exc) or zipfile.is_zipfile(p):
                 raise
-        return load_legacy(p, {name: obj for obj, name in allowed})
+            loaded = load_legacy(p, {name: obj for obj, name in allowed})
+        _check_loaded(loaded, p)
+        return loaded
     except pickle.UnpicklingError as exc:
         reason = _unpickler_reason(str(exc))
         if _is_refusal(reason):
@@ -126,6 +131,7 @@ def safe_torch_load(
         ValueError,
         KeyError,
         AttributeError,
+        AssertionError,  # torch's legacy reader asserts on a storage key it has not seen (a flipped byte)
         IndexError,
         TypeError,
         UnicodeDecodeError,
@@ -135,6 +141,37 @@ def safe_torch_load(
         SafetensorError,  # torch.load hands a file named *.safetensors to safetensors
     ) as exc:
         raise _unreadable(p, type(exc).__name__) from None
+
+
+MAX_DEPTH = 100  # containers nested deeper than any checkpoint layout (a crafted file's recursion bomb)
+
+
+def _check_loaded(obj: Any, p: Path) -> None:
+    """CheckpointError when a loaded object holds a tensor that is not plain values (meta, sparse,
+    quantized, or a view claiming more values than its storage holds) or is nested past MAX_DEPTH."""
+    from .weights import tensor_problem
+
+    pending: list[tuple[Any, int]] = [(obj, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            raise CheckpointError(
+                f"cannot read checkpoint {p}: it is nested more than {MAX_DEPTH} levels deep, which no "
+                "checkpoint is; the file is damaged or crafted"
+            )
+        if isinstance(item, torch.Tensor):
+            problem = tensor_problem(item)
+            if problem is not None:
+                raise CheckpointError(
+                    f"cannot read checkpoint {p}: a tensor in it {problem}; the file is damaged or crafted "
+                    "(download or copy it again)"
+                )
+        elif isinstance(item, dict):
+            pending.extend((part, depth + 1) for pair in item.items() for part in pair)
+        elif isinstance(item, list | tuple | set | frozenset):
+            pending.extend((part, depth + 1) for part in item)
+        elif isinstance(item, PickledModule):
+            pending.extend((part, depth + 1) for part in vars(item).values())
 
 
 def _unreadable(p: Path, reason: str) -> CheckpointError:
@@ -229,8 +266,28 @@ _LEGACY_ALLOWED: dict[str, Any] = {
 } | {f"torch.{name}": _StorageType(dtype) for name, dtype in _STORAGE_DTYPES.items()}
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
-    """Resolves only allow-listed names; every other global is refused before anything runs."""
+# What a pickle may set attributes on (BUILD): objects the file itself made, never a class, a function or
+# a shared stand-in from the allow-list (setting those would change how later files load).
+_BUILDABLE = (PickledModule, OrderedDict, dict, set, torch.Tensor)
+
+
+class _RestrictedUnpickler(pickle._Unpickler):
+    """Resolves only allow-listed names; every other global is refused before anything runs.
+
+    Python's own (pure-Python) unpickler, so that BUILD can be restricted to objects the file made.
+    """
+
+    dispatch = dict(pickle._Unpickler.dispatch)
+
+    def load_build(self) -> None:
+        target = self.stack[-2] if len(self.stack) >= 2 else None
+        if isinstance(target, type) or not isinstance(target, _BUILDABLE):
+            raise pickle.UnpicklingError(
+                f"unexpected pickled state for a {type(target).__name__}: only model records and containers take state"
+            )
+        super().load_build()
+
+    dispatch[pickle.BUILD[0]] = load_build
 
     def __init__(self, file: Any, allowed: dict[str, Any], budget: int) -> None:
         super().__init__(file)

@@ -11,7 +11,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
-from .errors import CheckpointError
+from .errors import CheckpointError, shown
 from .fileio import atomic_output, check_readable
 
 MODEL_KEY = "tts_pipeline.model"
@@ -57,6 +57,37 @@ def load_model_file(path: str | Path) -> tuple[str, dict[str, Any], dict[str, to
         )
     try:
         config = json.loads(metadata[CONFIG_KEY])
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{p}: the config in its metadata is not valid JSON ({exc})") from None
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise CheckpointError(f"{p}: the config in its metadata is not valid JSON ({shown(str(exc))})") from None
     return metadata[MODEL_KEY], config, state
+
+
+WEIGHT_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
+
+
+def check_state_dict(state: dict[str, Any], source: str | Path) -> None:
+    """CheckpointError unless every value of ``state`` is a dense CPU tensor of float weights backed by
+    as many values as it claims (not a meta, sparse or quantized tensor; not an expanded view of a few
+    values, which a crafted file uses to make a small file claim gigabytes)."""
+    for key, value in state.items():
+        problem = tensor_problem(value)
+        if problem is None and value.dtype not in WEIGHT_DTYPES:
+            problem = f"holds {str(value.dtype).removeprefix('torch.')} values, not float weights"
+        if problem is not None:
+            raise CheckpointError(
+                f"{source}: weight {shown(key)} {problem}; the file is damaged or not a model checkpoint "
+                "(download or convert it again)"
+            )
+
+
+def tensor_problem(value: object) -> str | None:
+    """Why ``value`` is not a plain tensor a loader can use (None when it is one)."""
+    if not isinstance(value, torch.Tensor):
+        return f"is a {type(value).__name__}, not a tensor"
+    if value.is_meta or value.layout != torch.strided or value.is_quantized:
+        kind = "meta" if value.is_meta else "quantized" if value.is_quantized else str(value.layout).split(".")[-1]
+        return f"is a {kind} tensor, not plain values"
+    held = value.untyped_storage().nbytes() // max(value.element_size(), 1)
+    if value.numel() > held:
+        return f"claims shape {list(value.shape)} but holds only {held} values"
+    return None

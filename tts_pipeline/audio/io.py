@@ -108,12 +108,16 @@ def _sample_rate(sample_rate: int, ext: str) -> int:
     return sample_rate
 
 
+MAX_SAMPLE_RATE = 768_000  # the highest rate audio interfaces record at; beyond it soundfile overflows
+
+
 def check_sample_rate(sample_rate: int) -> int:
     """``sample_rate`` as a positive int (a whole float is fine); AudioIOError otherwise."""
     whole = isinstance(sample_rate, int | float) and math.isfinite(sample_rate) and sample_rate == int(sample_rate)
-    if isinstance(sample_rate, bool) or not whole or sample_rate <= 0:
+    if isinstance(sample_rate, bool) or not whole or not 0 < sample_rate <= MAX_SAMPLE_RATE:
         raise AudioIOError(
-            f"sample_rate must be a positive whole number of Hz (22050 for these models), not {sample_rate!r}"
+            f"sample_rate must be a whole number of Hz from 1 to {MAX_SAMPLE_RATE} (22050 for these models), "
+            f"not {sample_rate!r}"
         )
     return int(sample_rate)
 
