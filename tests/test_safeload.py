@@ -287,3 +287,17 @@ def test_model_file_weights_must_be_plain_float_tensors(tmp_path):
     )
     with pytest.raises(CheckpointError, match="not valid JSON"):
         load_model_file(path)
+
+
+def test_a_model_given_as_a_mel_or_an_array_given_as_a_checkpoint_says_so(tmp_path):
+    import numpy as np
+
+    from tts_pipeline.audio.io import read_mel
+    from tts_pipeline.errors import MelError
+
+    save({"model": nn.Linear(2, 2)}, tmp_path / "model.pt", legacy=False)
+    with pytest.raises(MelError, match=r"is not a mel file: it names torch.nn.modules.linear.Linear"):
+        read_mel(tmp_path / "model.pt")
+    np.save(tmp_path / "mel.npy", np.zeros((80, 3), np.float32))
+    with pytest.raises(CheckpointError, match=r"is a NumPy array \(.npy\), not a PyTorch checkpoint"):
+        safe_torch_load(tmp_path / "mel.npy")

@@ -99,6 +99,12 @@ def safe_torch_load(
         raise CheckpointError(str(exc)) from None
     if p.stat().st_size == 0:
         raise CheckpointError(f"checkpoint {p} is empty (0 bytes); download or copy it again")
+    with open(p, "rb") as fh:
+        if fh.read(6) == NUMPY_MAGIC:
+            raise CheckpointError(
+                f"{p} is a NumPy array (.npy), not a PyTorch checkpoint: a mel goes to `vocode` as an input, "
+                "a model's weights to --checkpoint"
+            )
     allowed = list(stand_ins) + [(pickled_class(name), name) for name in pickled_classes]
     try:
         try:
@@ -118,10 +124,12 @@ def safe_torch_load(
     except pickle.UnpicklingError as exc:
         reason = _unpickler_reason(str(exc))
         if _is_refusal(reason):
-            raise CheckpointError(
+            refusal = CheckpointError(
                 f"refusing to load {p}: {_describe_refusal(reason)}; it is not a checkpoint layout this project "
                 "knows, and loading it could run code: only load checkpoints from sources you trust"
-            ) from None
+            )
+            refusal.refused = _describe_refusal(reason)
+            raise refusal from None
         raise _unreadable(p, reason) from None
     except (
         EOFError,
@@ -143,6 +151,7 @@ def safe_torch_load(
         raise _unreadable(p, type(exc).__name__) from None
 
 
+NUMPY_MAGIC = b"\x93NUMPY"
 MAX_DEPTH = 100  # containers nested deeper than any checkpoint layout (a crafted file's recursion bomb)
 
 

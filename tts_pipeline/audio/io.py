@@ -14,7 +14,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from ..errors import AudioIOError, MelError
+from ..errors import AudioIOError, CheckpointError, MelError
 from ..fileio import atomic_output, check_readable
 from .arrays import real_tensor
 from .formats import LAYOUTS, Layout, check_layout
@@ -164,7 +164,15 @@ def read_mel(path: str | Path, n_mels: int = 80, layout: Layout = "auto") -> tor
     elif ext == ".pt":
         from ..safeload import safe_torch_load
 
-        obj = safe_torch_load(p)
+        try:
+            obj = safe_torch_load(p)
+        except CheckpointError as exc:
+            if not hasattr(exc, "refused"):
+                raise
+            raise MelError(
+                f"{p} is not a mel file: {exc.refused} (a mel file holds one tensor: save it with "
+                "torch.save(mel, path); a model checkpoint goes to --checkpoint)"
+            ) from None
         if not isinstance(obj, torch.Tensor):
             raise MelError(f"{p} does not hold a tensor (it holds a {type(obj).__name__}); save the mel itself")
         mel = real_tensor(obj, f"mel {p}", MelError).detach().float()
