@@ -148,6 +148,15 @@ def test_split_sentences():
     ]
 
 
+def test_abbreviated_units_and_lower_case_continuations_do_not_end_a_sentence():
+    assert split_sentences("Add approx. 5 kg of flour. Then stir.") == ["Add approx. 5 kg of flour.", "Then stir."]
+    assert split_sentences("It was 5 lbs. of flour and 3 oz. of salt. Good.") == [
+        "It was 5 lbs. of flour and 3 oz. of salt.",
+        "Good.",
+    ]
+    assert split_sentences("The fig. shows it. but the text goes on.") == ["The fig. shows it. but the text goes on."]
+
+
 def test_long_input_splits_into_bounded_pieces():
     words = " ".join(f"word{i}," if i % 17 == 0 else f"word{i}" for i in range(10_000))
     pieces = split_sentences(words)
@@ -186,7 +195,7 @@ def test_numbers_too_long_to_name_are_read_digit_by_digit():
         ("€5, £12.50, 5€ and £1.", "five euros, twelve pounds, fifty pence, five euros and one pound."),
         ("-5°C or 70 °F; 90°.", "minus five degrees celsius or seventy degrees fahrenheit; ninety degrees."),
         ("R&D, the #1 item", "r and d, the number one item"),
-        ("pages 5-10, x - 5, a-5", "pages five-ten, x - five, a-five"),
+        ("pages 5-10, x - 5, a-5", "pages five to ten, x - five, a-five"),
         ("Mail jo.smith+tts@example.co.uk now.", "mail jo dot smith plus tts at example dot co dot uk now."),
         ("See https://www.example.org/docs/, or x.", "see www dot example dot org slash docs, or x."),
         (
@@ -197,3 +206,173 @@ def test_numbers_too_long_to_name_are_read_digit_by_digit():
 )
 def test_symbols_and_forms_nvidia_cleaners_garble_are_spoken(text, words):
     assert english_cleaners(text) == words
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("3pm", "three p m"),
+        ("Room 4B", "room four b"),
+        ("CO2", "co two"),
+        ("Q3", "q three"),
+        ("2x", "two x"),
+        ("MP3", "mp three"),
+        ("v2.0", "v two point zero"),
+        ("H2O and G7", "h two o and g seven"),
+        ("1st, 2ND, 3rd, 4th, 7TH", "first, second, third, fourth, seventh"),
+        ("the 1990s, 80s and 1990S", "the nineteen nineties, eighties and nineteen nineties"),
+    ],
+)
+def test_letters_and_digits_run_together_are_parted(text, words):
+    assert english_cleaners(text) == words
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("3pm", "three p m"),
+        ("3 pm", "three p m"),
+        ("10 a.m.", "ten a m."),
+        ("10:30 P.M.", "ten thirty p m."),
+        ("7:00 pm", "seven p m"),
+        ("10am-2pm", "ten a m to two p m"),
+        ("We met at 10 a.m.", "we met at ten a m."),  # the sentence's period stays
+        ("We met at 10 a.m. and left.", "we met at ten a m and left."),  # none is made up
+        ("We met at 10 a.m. Then we left.", "we met at ten a m. then we left."),
+        ("At 10 a.m., we left.", "at ten a m, we left."),
+        ("13pm, 5 amps, 1 a month, I am 5", "thirteen pm, five amps, one a month, i am five"),
+    ],
+)
+def test_times_of_day(text, words):
+    assert english_cleaners(text) == words
+
+
+def test_a_time_of_day_does_not_split_a_sentence():
+    assert split_sentences("We met at 10 a.m. and left.") == ["We met at 10 a.m. and left."]
+    assert split_sentences("At 10 a.m. we left. Then rain.") == ["At 10 a.m. we left.", "Then rain."]
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("1/2", "one half"),
+        ("3/4", "three quarters"),
+        ("2/3", "two thirds"),
+        ("5/8", "five eighths"),
+        ("1/10", "one tenth"),
+        ("2 1/2", "two and a half"),
+        ("2 3/4 cups", "two and three quarters cups"),
+        ("1-1/2 inch", "one and a half inch"),
+        ("½", "one half"),
+        ("add ½ cup", "add one half cup"),
+        ("2½", "two and a half"),
+        ("-1/2", "minus one half"),
+        ("24/7", "twenty-four seven"),
+        ("50/50", "fifty fifty"),
+        ("9/11", "nine eleven"),
+        ("3/12, 1/1", "three twelve, one one"),
+        ("3/4/2020", "three four twenty twenty"),
+    ],
+)
+def test_fractions_and_numbers_with_slashes(text, words):
+    assert english_cleaners(text) == words
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("10-20", "ten to twenty"),
+        ("1990-2000", "nineteen ninety to two thousand"),
+        ("pages 10-20.", "pages ten to twenty."),
+        ("10\u201320", "ten to twenty"),
+        ("1,000-2,000", "one thousand to two thousand"),
+        ("1.5-2.5 kg", "one point five to two point five kilograms"),
+        ("9:00-17:30", "nine o'clock to seventeen thirty"),
+        ("50-60%", "fifty to sixty percent"),
+        ("-5-10", "minus five to ten"),
+        ("500-1000", "five hundred to one thousand"),
+        ("555-1234", "five five five, one two three four"),
+        ("555-123-4567", "five five five, one two three, four five six seven"),
+        ("(555) 123-4567", "five five five, one two three, four five six seven"),
+        ("1-800-555-1234", "one, eight zero zero, five five five, one two three four"),
+        ("2020-03-04", "march fourth, twenty twenty"),
+        ("1999-12-31", "december thirty-first, nineteen ninety-nine"),
+    ],
+)
+def test_ranges_phone_numbers_and_iso_dates(text, words):
+    assert english_cleaners(text) == words
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("5 \u00d7 3", "five times three"),
+        ("5\u00d73", "five times three"),
+        ("x = y + z", "x equals y plus z"),
+        ("2 + 2 = 4", "two plus two equals four"),
+        ("1+1=2, x=-5", "one plus one equals two, x equals minus five"),
+        ("~5 min", "about five min"),
+        ("5~10", "five to ten"),
+        ("@user", "at user"),
+        ("meet me @ home", "meet me at home"),
+        ("No. 5", "number five"),
+        ("no.5 and No. 10", "number five and number ten"),
+        ("approx. 5", "approximately five"),
+    ],
+)
+def test_arithmetic_signs_and_abbreviations_before_numbers(text, words):
+    assert english_cleaners(text) == words
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("5 kg", "five kilograms"),
+        ("1 km", "one kilometer"),
+        ("100 mph", "one hundred miles per hour"),
+        ("2.5 GB", "two point five gigabytes"),
+        ("5kg and 100g", "five kilograms and one hundred grams"),
+        ("1 mg, 2 cm, 3 mm, 1 ml", "one milligram, two centimeters, three millimeters, one milliliter"),
+        ("10 km/h, 1 kph", "ten kilometers per hour, one kilometer per hour"),
+        ("1 lb, 2 lbs, 1 lbs, 3 oz", "one pound, two pounds, one pound, three ounces"),
+        ("50 Hz, 44.1 kHz", "fifty hertz, forty-four point one kilohertz"),
+        ("3 MHz, 1 GHz", "three megahertz, one gigahertz"),
+        ("1 KB, 2 MB, 1 TB, 200 ms", "one kilobyte, two megabytes, one terabyte, two hundred milliseconds"),
+        ("1,000 km", "one thousand kilometers"),
+        ("5 lbs. of flour", "five pounds of flour"),
+        ("It weighs 5 lbs.", "it weighs five pounds."),
+    ],
+)
+def test_units_after_numbers(text, words):
+    assert english_cleaners(text) == words
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("COVID-19", "covid-nineteen"),
+        ("-5", "minus five"),
+        ("x - 5", "x - five"),
+        ("1-2-3", "one-two-three"),
+        ("No. I won't.", "no. i won't."),
+        ("no 5", "no five"),
+        ("C++ and A+", "c++ and a+"),
+        ("5G and 5 MS", "five g and five ms"),
+        ("10 m, 5 in, 3 s", "ten m, five in, three s"),
+        ("kg km mph", "kg km mph"),
+        ("a kg of 5kgs", "a kg of five kgs"),
+        ("2 x 4", "two x four"),
+        ("=====", "====="),
+        ("0.75", "zero point seventy-five"),
+        ("Jan. 1st", "jan. first"),
+        ("eleven:forty-five a.m.", "eleven:forty-five a.m."),
+        ("jo2@example.com", "jo two at example dot com"),
+    ],
+)
+def test_number_forms_leave_these_alone(text, words):
+    assert english_cleaners(text) == words
+
+
+def test_number_forms_keep_arpabet_braces():
+    ids = text_to_sequence("at 3pm {HH AH0 L OW1} 3/4")
+    assert sequence_to_text(ids) == "at three p m {HH AH0 L OW1} three quarters"

@@ -1,4 +1,9 @@
-"""NVIDIA Tacotron2's "english_cleaners": ASCII, lower case, numbers, abbreviations, whitespace."""
+"""NVIDIA Tacotron2's "english_cleaners": ASCII, lower case, numbers, abbreviations, whitespace.
+
+Beyond NVIDIA's steps, symbols are spoken before transliteration (:mod:`.spoken_symbols`) and forms built
+around numbers (times of day, units, fractions, ranges, phone numbers; :mod:`.number_forms`) are rewritten
+before lower-casing, which they need.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import re
 
 from unidecode import unidecode
 
+from .number_forms import spell_number_forms
 from .numbers import normalize_numbers
 from .spoken_symbols import speak_symbols
 
@@ -35,6 +41,7 @@ _ABBREVIATIONS = [
         ("etc", "et cetera"),
         ("e.g", "for example"),
         ("i.e", "that is"),
+        ("approx", "approximately"),
     ]
 ]
 _WHITESPACE = re.compile(r"\s+")
@@ -63,6 +70,7 @@ def to_ascii(text: str) -> str:
 def english_cleaners(text: str) -> str:
     """The cleaning pipeline NVIDIA's published Tacotron2 models were trained with."""
     text = to_ascii(text)
+    text = spell_number_forms(text)
     text = text.lower()
     text = normalize_numbers(text)
     text = expand_abbreviations(text)

@@ -8,7 +8,9 @@ as spoken. A run of more digits than inflect can name (over 36) is
 read digit by digit.
 
 Pound amounts are rewritten before transliteration (see cleaners.to_ascii): "£12" -> "twelve pounds",
-where the original cleaners gave "pstwelve".
+where the original cleaners gave "pstwelve". Forms around numbers (times of day, units, fractions, ranges,
+phone numbers, "3pm" and "CO2" parted) are rewritten into plain numbers before these rules, by
+:mod:`.number_forms`.
 
 inflect is imported on the first number, not with this module: its import takes one to several seconds
 (typeguard instruments it), which text without digits, such as "Hello, world.", should not pay.

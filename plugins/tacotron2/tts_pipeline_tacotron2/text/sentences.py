@@ -45,6 +45,11 @@ _ABBREVIATIONS = frozenset(
         "dec",
         "inc",
         "corp",
+        "approx",
+        "ca",
+        "lb",
+        "lbs",
+        "oz",
     ]
 )
 _BOUNDARY = re.compile(r"(?<=[.!?;])[\"')\]]*\s+")
@@ -54,7 +59,8 @@ _HAS_WORD = re.compile(r"[A-Za-z0-9{]")
 def split_sentences(text: str, max_chars: int = MAX_CHARS) -> list[str]:
     """Sentences of ``text`` (ends: . ! ? ; and line breaks), none longer than ``max_chars``.
 
-    Abbreviations ("Dr.", "St."), initials ("J. Smith") and decimals ("3.50") do not end a sentence;
+    Abbreviations ("Dr.", "St.", "approx."), initials ("J. Smith"), decimals ("3.50") and a period followed
+    by a lower-case word ("5 lbs. of flour") do not end a sentence;
     fragments without letters or digits ("...", "--") join the sentence before them.
     """
     sentences: list[str] = []
@@ -65,6 +71,8 @@ def split_sentences(text: str, max_chars: int = MAX_CHARS) -> list[str]:
             last_word = re.findall(r"([A-Za-z]+)\.$", before)
             if last_word and (last_word[0].lower() in _ABBREVIATIONS or len(last_word[0]) == 1):
                 continue
+            if before.endswith(".") and line[match.end() : match.end() + 1].islower():
+                continue  # "5 lbs. of flour": a sentence does not start in lower case
             sentences.append(line[start : match.end()].strip())
             start = match.end()
         sentences.append(line[start:].strip())
