@@ -211,7 +211,7 @@ def test_symbols_and_forms_nvidia_cleaners_garble_are_spoken(text, words):
 @pytest.mark.parametrize(
     ("text", "words"),
     [
-        ("3pm", "three p m"),
+        ("3pm", "three p.m."),
         ("Room 4B", "room four b"),
         ("CO2", "co two"),
         ("Q3", "q three"),
@@ -230,16 +230,16 @@ def test_letters_and_digits_run_together_are_parted(text, words):
 @pytest.mark.parametrize(
     ("text", "words"),
     [
-        ("3pm", "three p m"),
-        ("3 pm", "three p m"),
-        ("10 a.m.", "ten a m."),
-        ("10:30 P.M.", "ten thirty p m."),
-        ("7:00 pm", "seven p m"),
-        ("10am-2pm", "ten a m to two p m"),
-        ("We met at 10 a.m.", "we met at ten a m."),  # the sentence's period stays
-        ("We met at 10 a.m. and left.", "we met at ten a m and left."),  # none is made up
-        ("We met at 10 a.m. Then we left.", "we met at ten a m. then we left."),
-        ("At 10 a.m., we left.", "at ten a m, we left."),
+        ("3pm", "three p.m."),
+        ("3 pm", "three p.m."),
+        ("10 a.m.", "ten a.m."),
+        ("10:30 P.M.", "ten thirty p.m."),
+        ("7:00 pm", "seven p.m."),
+        ("10am-2pm", "ten a.m. to two p.m."),
+        ("We met at 10 a.m.", "we met at ten a.m."),  # the sentence's period stays
+        ("We met at 10 a.m. and left.", "we met at ten a.m. and left."),  # none is made up
+        ("We met at 10 a.m. Then we left.", "we met at ten a.m. then we left."),
+        ("At 10 a.m., we left.", "at ten a.m., we left."),
         ("13pm, 5 amps, 1 a month, I am 5", "thirteen pm, five amps, one a month, i am five"),
     ],
 )
@@ -375,4 +375,4 @@ def test_number_forms_leave_these_alone(text, words):
 
 def test_number_forms_keep_arpabet_braces():
     ids = text_to_sequence("at 3pm {HH AH0 L OW1} 3/4")
-    assert sequence_to_text(ids) == "at three p m {HH AH0 L OW1} three quarters"
+    assert sequence_to_text(ids) == "at three p.m. {HH AH0 L OW1} three quarters"

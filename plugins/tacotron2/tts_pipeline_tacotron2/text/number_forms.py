@@ -6,8 +6,8 @@ and a period after "a.m." ends a sentence only before a capital (or the end of t
 - "No. 5" -> "number 5" (only before a number: "No. I won't." is left alone).
 - Letters and digits run together are parted: "3pm" -> "3 pm", "CO2" -> "CO 2", "v2.0" -> "v 2.0"; ordinal
   suffixes and a plural s stay ("1st", "7TH", "1990s", "80s").
-- Times of day: "3pm", "10 a.m.", "10:30 P.M." -> "3 p m", "10 a m", "10:30 p m"
-  ("7:00 pm" -> "7 p m"); "10am-2pm" -> "10 a m to 2 p m".
+- Times of day: "3pm", "10 AM", "10:30 P.M." -> "3 p.m.", "10 a.m.", "10:30 p.m." (LJSpeech's spelling, which
+  the models learnt to read; "7:00 pm" -> "7 p.m."); "10am-2pm" -> "10 a.m. to 2 p.m.".
 - Units after a number: "5 kg" -> "5 kilograms", "1 km" -> "1 kilometer", "100 mph" -> "100 miles per hour";
   only unambiguous symbols ("m", "in", "s" are words too), and "g" (grams) in lower case only.
 - Phone numbers are read digit by digit in groups: "555-1234", "555-123-4567", "(555) 123-4567",
@@ -20,7 +20,7 @@ and a period after "a.m." ends a sentence only before a capital (or the end of t
   "1990 to 2000", "9:00 to 17:00". Not a longer chain ("1-2-3"), not "COVID-19" (a word before the hyphen),
   and not a number with a leading zero ("2020-03").
 
-A period that is part of an abbreviation ("a.m.", "lbs.") is kept only where a sentence ends after it.
+A period that is part of a unit's abbreviation ("lbs.") is kept only where a sentence ends after it.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ _SENTENCE_ENDS = re.compile(r"[\"')\]]*(?:\s*$|\s+[\"'(]?[A-Z])")
 _NUMBER_SIGN = re.compile(r"\bno\.\s?(?=[0-9])", re.IGNORECASE)
 _GLUED = re.compile(r"(?<=[A-Za-z])(?=[0-9])|(?<=[0-9])(?=[A-Za-z])(?!(?:st|nd|rd|th|s)\b)", re.IGNORECASE)
 _TIME_OF_DAY = re.compile(r"(?<![0-9.:])((?:1[0-2]|0?[1-9])(?::[0-5][0-9])?)\s?([ap])\.?m\b(\.)?", re.IGNORECASE)
-_TIME_RANGE = re.compile(r"(?<=\b[ap] m)-(?=[0-9])")  # "10 a m-2 p m"
+_TIME_RANGE = re.compile(r"(?<=\b[ap]\.m\.)-(?=[0-9])")  # "10 a.m.-2 p.m."
 
 _UNITS = {
     "kg": ("kilogram", "kilograms"),
@@ -89,8 +89,8 @@ def _period(match: re.Match, group: int) -> str:
 
 
 def _time_of_day(match: re.Match) -> str:
-    time = match.group(1).removesuffix(":00")  # "7:00 pm" is "seven p m", not "seven o'clock p m"
-    return f"{time} {match.group(2).lower()} m{_period(match, 3)}"
+    time = match.group(1).removesuffix(":00")  # "7:00 pm" is "seven p.m.", not "seven o'clock p.m."
+    return f"{time} {match.group(2).lower()}.m."  # as LJSpeech writes it ("by two a.m."), so as the models read it
 
 
 def _unit(match: re.Match) -> str:
