@@ -19,7 +19,7 @@ from tts_pipeline_tacotron2.checkpoint import (
 from tts_pipeline_tacotron2.config import PRESETS
 from tts_pipeline_tacotron2.model import Tacotron2
 
-from tts_pipeline.errors import CheckpointError
+from tts_pipeline.errors import CheckpointError, ConfigError
 from tts_pipeline.weights import save_model_file
 
 TEXT = torch.tensor([[3, 4, 5, 6, 7, 8, 9], [10, 11, 12, 0, 0, 0, 0]])
@@ -121,8 +121,8 @@ def test_checkpoint_that_does_not_fit(tiny, tmp_path):
     with pytest.raises(CheckpointError, match="does not fit") as info:
         build_tacotron2(loaded)
     message = str(info.value)
-    assert "missing decoder.gate_layer.linear_layer.bias" in message
-    assert "unexpected decoder.extra.weight" in message
+    assert "missing 'decoder.gate_layer.linear_layer.bias'" in message
+    assert "unexpected 'decoder.extra.weight'" in message
     assert "(16, 9)" in message and "\n" not in message
 
 
@@ -242,3 +242,110 @@ def test_prenet_reading_a_whole_step_is_refused(make_tacotron2, tmp_path):
     with pytest.raises(CheckpointError, match="n_frames_per_step = 3 whose prenet reads all frames") as info:
         load_tacotron2_checkpoint(_write(tmp_path, "nvidia_r3.pt", {"state_dict": state}))
     assert "\n" not in str(info.value)
+
+
+# Damaged and crafted files (a fuzz audit of the loaders): each fails with a one-line CheckpointError, before
+# the model takes any memory.
+
+
+def _refused(path: Path, match: str) -> str:
+    with pytest.raises(CheckpointError, match=match) as info:
+        load_tacotron2_checkpoint(path)
+    message = str(info.value)
+    assert "\n" not in message and "\x1b" not in message
+    return message
+
+
+def _own_file(path: Path, model: Tacotron2, model_type: str = "tacotron2", state=None, **config_changes) -> Path:
+    """The model in the project's safetensors format, with its config (and state) changed."""
+    config = model.config.to_dict() | config_changes
+    save_model_file(path, model_type, config, model.state_dict() if state is None else state)
+    return path
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.bool, torch.complex64])
+def test_weights_that_are_not_floats_are_refused(tiny, tmp_path, dtype):
+    key = "decoder.attention_rnn.weight_ih"
+    state = dict(tiny.state_dict())
+    state[key] = (100 * state[key]).to(dtype)
+    match = f"weight '{key}' holds {str(dtype)[6:]} values, not float weights"
+    _refused(_own_file(tmp_path / "own.safetensors", tiny, state=state), match)
+    _refused(_write(tmp_path, "state.pt", {"state_dict": state}), match)
+    # the batch-norm step counters are integers
+    assert state["postnet.convolutions.0.1.num_batches_tracked"].dtype == torch.int64
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("n_symbols", 10**9), ("postnet_n_convolutions", 10**5), ("decoder_rnn_dim", 10**6), ("n_mel_channels", 10**4)],
+)
+def test_sizes_far_beyond_any_model_are_refused(tiny, tmp_path, field, value):
+    with pytest.raises(ConfigError, match=f"{field} must be at most"):
+        tiny.config.replace(**{field: value})
+    _refused(_own_file(tmp_path / "huge.safetensors", tiny, **{field: value}), f"{field} must be at most")
+
+
+def test_a_config_that_does_not_fit_the_tensors_is_refused_before_building(tiny, tmp_path, monkeypatch):
+    def never(config):
+        raise AssertionError(f"a Tacotron2 of {config} was built before its tensors were checked")
+
+    monkeypatch.setattr("tts_pipeline_tacotron2.checkpoint.Tacotron2", never)
+    loaded = load_tacotron2_checkpoint(_own_file(tmp_path / "deep.safetensors", tiny, postnet_n_convolutions=64))
+    with pytest.raises(CheckpointError, match=r"does not fit .*: missing 'postnet.convolutions.3.0.conv.weight'"):
+        build_tacotron2(loaded)
+    loaded = load_tacotron2_checkpoint(_own_file(tmp_path / "wide.safetensors", tiny, n_symbols=60000))
+    with pytest.raises(CheckpointError, match=r"embedding.weight has shape \(20, 16\), the model needs \(60000, 16\)"):
+        build_tacotron2(loaded)
+
+
+def test_state_shapes_are_the_models(make_tacotron2):
+    from tts_pipeline_tacotron2.checkpoint import state_shapes
+
+    for changes in ({}, {"n_frames_per_step": 3, "encoder_n_convolutions": 1, "postnet_n_convolutions": 2}):
+        model = make_tacotron2(symbols_embedding_dim=12, **changes)
+        shapes = {key: tuple(tensor.shape) for key, tensor in model.state_dict().items()}
+        assert list(state_shapes(model.config).items()) == list(shapes.items())
+
+
+def test_tensors_of_the_wrong_rank_or_empty_are_named(tiny, tmp_path):
+    state = dict(tiny.state_dict())
+    state["embedding.weight"] = state["embedding.weight"].reshape(-1).clone()
+    _refused(
+        _write(tmp_path, "flat.pt", state), r"weight 'embedding.weight' has shape \(320,\), but a Tacotron2's has 2"
+    )
+    state = dict(tiny.state_dict())
+    state["postnet.convolutions.0.0.conv.weight"] = state["postnet.convolutions.0.0.conv.weight"][:, :0].clone()
+    _refused(_write(tmp_path, "empty.pt", state), r"'postnet.convolutions.0.0.conv.weight' has shape \(16, 0, 3\)")
+
+
+def test_messages_show_deeply_nested_keys_safely(tmp_path, monkeypatch):
+    key: tuple = ()
+    for _ in range(5000):  # repr() of this raises RecursionError
+        key = (key,)
+    monkeypatch.setattr("tts_pipeline_tacotron2.checkpoint.safe_torch_load", lambda path: {key: torch.zeros(1)})
+    _refused(_write(tmp_path, "deep.pt", {}), "entry <a tuple nested too deeply to show> is not a named tensor")
+
+
+def test_a_zip_with_a_damaged_entry_name(tiny, tmp_path):
+    data = bytearray(_write(tmp_path, "good.pt", {"state_dict": tiny.state_dict()}).read_bytes())
+    entry = data.rindex(b"PK\x01\x02")  # the last central-directory record; its name starts 46 bytes in
+    data[entry + 46 + 3] = 0xFF  # not UTF-8, which the record's flags promise
+    (tmp_path / "bad_name.pt").write_bytes(bytes(data))
+    _refused(tmp_path / "bad_name.pt", "cannot read checkpoint")
+
+
+def test_strings_from_the_file_are_escaped_in_messages(tiny, tmp_path):
+    _refused(
+        _own_file(tmp_path / "escape.safetensors", tiny, model_type="\x1b[2J\x1b[31mok\x07"),
+        r"is a '\\x1b\[2J\\x1b\[31mok\\x07' model file, not tacotron2",
+    )
+    _refused(
+        _own_file(tmp_path / "case.safetensors", tiny, model_type="Tacotron2"),
+        "gives its model type as 'Tacotron2', not 'tacotron2'",
+    )
+    _refused(_own_file(tmp_path / "wg.safetensors", tiny, model_type="WaveGlow"), "looks like a WaveGlow checkpoint")
+    state = {"\x1b]0;pwned\x07" + key: value for key, value in tiny.state_dict().items()}
+    _refused(_write(tmp_path, "keys.pt", state), r"first keys: '\\x1b]0;pwned\\x07embedding.weight'")
+    state = dict(tiny.state_dict()) | {"decoder.\x1b[31m": torch.zeros(1)}
+    with pytest.raises(CheckpointError, match=r"unexpected 'decoder.\\x1b\[31m'"):
+        build_tacotron2(load_tacotron2_checkpoint(_write(tmp_path, "extra.pt", state)))

@@ -16,14 +16,14 @@ import struct
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
 
-from tts_pipeline.errors import AudioIOError, CheckpointError, ConfigError
+from tts_pipeline.errors import AudioIOError, CheckpointError, ConfigError, shown
 from tts_pipeline.fileio import check_readable
 from tts_pipeline.safeload import safe_torch_load
-from tts_pipeline.weights import is_safetensors, load_model_file, save_model_file
+from tts_pipeline.weights import check_state_dict, is_safetensors, load_model_file, save_model_file, tensor_problem
 
 from .config import Tacotron2Config
 from .model import Tacotron2
@@ -101,8 +101,10 @@ def load_tacotron2_checkpoint(path: str | Path) -> LoadedTacotron2:
     bad = [k for k, v in state.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
     if bad:
         raise CheckpointError(
-            f"{p} is not a Tacotron2 state dict: entry {bad[0]!r} is not a named tensor; pass a Tacotron2 checkpoint"
+            f"{p} is not a Tacotron2 state dict: entry {shown(bad[0])} is not a named tensor; "
+            "pass a Tacotron2 checkpoint"
         )
+    _check_tensors(state, p)
     return LoadedTacotron2(
         config=infer_config(state, p),
         state_dict=state,
@@ -123,26 +125,32 @@ def infer_config(state: dict[str, torch.Tensor], path: str | Path = "checkpoint"
             r > 1 frames (NVIDIA's early reduction-factor layout; this decoder feeds it the last frame only).
     """
 
-    def shape(key: str) -> tuple[int, ...]:
+    def shape(key: str, rank: int) -> tuple[int, ...]:
         if key not in state:
             raise CheckpointError(
                 f"{path} is not a Tacotron2 checkpoint: it has no {key!r} "
-                f"(first keys: {', '.join(list(state)[:3]) or 'none'}); pass a Tacotron2 checkpoint"
+                f"(first keys: {', '.join(shown(k) for k in list(state)[:3]) or 'none'}); pass a Tacotron2 checkpoint"
             )
-        return tuple(state[key].shape)
+        found = tuple(state[key].shape)
+        if len(found) != rank or 0 in found:
+            raise CheckpointError(
+                f"{path}: weight {shown(key)} has shape {found}, but a Tacotron2's has {rank} dimensions, none of "
+                "size 0; the file is damaged or not a Tacotron2 checkpoint"
+            )
+        return found
 
     def count(prefix: str) -> int:
         pattern = re.compile(re.escape(prefix) + r"(\d+)\.0\.conv\.weight$")
         return len({m.group(1) for k in state if (m := pattern.match(k))})
 
-    n_symbols, symbols_embedding_dim = shape("embedding.weight")
-    encoder_embedding_dim, _, encoder_kernel_size = shape("encoder.convolutions.0.0.conv.weight")
-    prenet_dim, prenet_in = shape("decoder.prenet.layers.0.linear_layer.weight")
-    projection_out, _ = shape("decoder.linear_projection.linear_layer.weight")
-    attention_dim, attention_rnn_dim = shape("decoder.attention_layer.query_layer.linear_layer.weight")
-    n_filters, _, location_kernel = shape("decoder.attention_layer.location_layer.location_conv.conv.weight")
-    _, decoder_rnn_dim = shape("decoder.decoder_rnn.weight_hh")
-    postnet_embedding_dim, n_mel_channels, postnet_kernel_size = shape("postnet.convolutions.0.0.conv.weight")
+    n_symbols, symbols_embedding_dim = shape("embedding.weight", 2)
+    encoder_embedding_dim, _, encoder_kernel_size = shape("encoder.convolutions.0.0.conv.weight", 3)
+    prenet_dim, prenet_in = shape("decoder.prenet.layers.0.linear_layer.weight", 2)
+    projection_out, _ = shape("decoder.linear_projection.linear_layer.weight", 2)
+    attention_dim, attention_rnn_dim = shape("decoder.attention_layer.query_layer.linear_layer.weight", 2)
+    n_filters, _, location_kernel = shape("decoder.attention_layer.location_layer.location_conv.conv.weight", 3)
+    _, decoder_rnn_dim = shape("decoder.decoder_rnn.weight_hh", 2)
+    postnet_embedding_dim, n_mel_channels, postnet_kernel_size = shape("postnet.convolutions.0.0.conv.weight", 3)
     n_frames_per_step = max(1, projection_out // n_mel_channels)
     if n_frames_per_step > 1 and prenet_in == projection_out:
         raise CheckpointError(
@@ -175,21 +183,73 @@ def infer_config(state: dict[str, torch.Tensor], path: str | Path = "checkpoint"
 
 def build_tacotron2(loaded: LoadedTacotron2) -> Tacotron2:
     """A :class:`Tacotron2` in eval mode with the loaded weights (strict: every key and shape must match)."""
-    model = Tacotron2(loaded.config)
-    expected = model.state_dict()
+    # Checked before the model takes memory: a config from a file may describe a huge one.
+    expected = state_shapes(loaded.config)
     state = dict(loaded.state_dict)
     # Checkpoints from PyTorch < 0.4.1 lack the batch-norm step counters; they do not affect inference.
-    for key, value in expected.items():
+    for key in expected:
         if key.endswith("num_batches_tracked") and key not in state:
-            state[key] = torch.zeros_like(value)
+            state[key] = torch.zeros((), dtype=torch.long)
     problems = _mismatches(expected, state)
     if problems:
         raise CheckpointError(
             f"checkpoint {loaded.path or '(in memory)'} does not fit a Tacotron2 of its config: "
             f"{'; '.join(problems)}; check that it is a complete Tacotron2 checkpoint"
         )
+    model = Tacotron2(loaded.config)
     model.load_state_dict(state, strict=True)
     return model.eval()
+
+
+def state_shapes(config: Tacotron2Config) -> dict[str, tuple[int, ...]]:
+    """The shape of every tensor of ``Tacotron2(config).state_dict()``, in its order, without building the
+    model (building one on the meta device instead costs seconds: it imports torch's compiler)."""
+    c = config
+    memory_dim = c.encoder_embedding_dim
+    shapes: dict[str, tuple[int, ...]] = {"embedding.weight": (c.n_symbols, c.symbols_embedding_dim)}
+
+    def linear(prefix: str, n_out: int, n_in: int, bias: bool = False) -> None:
+        shapes[f"{prefix}.linear_layer.weight"] = (n_out, n_in)
+        if bias:
+            shapes[f"{prefix}.linear_layer.bias"] = (n_out,)
+
+    def conv_bn(prefix: str, n_out: int, n_in: int, kernel_size: int) -> None:
+        shapes[f"{prefix}.0.conv.weight"] = (n_out, n_in, kernel_size)
+        for name in ("0.conv.bias", "1.weight", "1.bias", "1.running_mean", "1.running_var"):
+            shapes[f"{prefix}.{name}"] = (n_out,)
+        shapes[f"{prefix}.1.num_batches_tracked"] = ()
+
+    def lstm(prefix: str, n_in: int, hidden: int, suffix: str = "") -> None:
+        shapes[f"{prefix}.weight_ih{suffix}"] = (4 * hidden, n_in)
+        shapes[f"{prefix}.weight_hh{suffix}"] = (4 * hidden, hidden)
+        shapes[f"{prefix}.bias_ih{suffix}"] = shapes[f"{prefix}.bias_hh{suffix}"] = (4 * hidden,)
+
+    for i in range(c.encoder_n_convolutions):
+        n_in = c.symbols_embedding_dim if i == 0 else memory_dim
+        conv_bn(f"encoder.convolutions.{i}", memory_dim, n_in, c.encoder_kernel_size)
+    for suffix in ("_l0", "_l0_reverse"):  # bidirectional: half the memory size each way
+        lstm("encoder.lstm", memory_dim, memory_dim // 2, suffix)
+    linear("decoder.prenet.layers.0", c.prenet_dim, c.n_mel_channels)
+    linear("decoder.prenet.layers.1", c.prenet_dim, c.prenet_dim)
+    lstm("decoder.attention_rnn", c.prenet_dim + memory_dim, c.attention_rnn_dim)
+    attention = "decoder.attention_layer"
+    linear(f"{attention}.query_layer", c.attention_dim, c.attention_rnn_dim)
+    linear(f"{attention}.memory_layer", c.attention_dim, memory_dim)
+    linear(f"{attention}.v", 1, c.attention_dim)
+    shapes[f"{attention}.location_layer.location_conv.conv.weight"] = (
+        c.attention_location_n_filters,
+        2,
+        c.attention_location_kernel_size,
+    )
+    linear(f"{attention}.location_layer.location_dense", c.attention_dim, c.attention_location_n_filters)
+    lstm("decoder.decoder_rnn", c.attention_rnn_dim + memory_dim, c.decoder_rnn_dim)
+    linear("decoder.linear_projection", c.n_mel_channels * c.n_frames_per_step, c.decoder_rnn_dim + memory_dim, True)
+    linear("decoder.gate_layer", 1, c.decoder_rnn_dim + memory_dim, True)
+    n = c.postnet_n_convolutions
+    sizes = [c.n_mel_channels] + [c.postnet_embedding_dim] * (n - 1) + [c.n_mel_channels]
+    for i in range(n):
+        conv_bn(f"postnet.convolutions.{i}", sizes[i + 1], sizes[i], c.postnet_kernel_size)
+    return shapes
 
 
 def save_tacotron2(path: str | Path, model: Tacotron2) -> None:
@@ -200,11 +260,17 @@ def save_tacotron2(path: str | Path, model: Tacotron2) -> None:
 def _load_safetensors(p: Path) -> LoadedTacotron2:
     model_type, config, state = load_model_file(p)
     if model_type != MODEL_TYPE:
-        if model_type == "waveglow":
+        if model_type.lower() == "waveglow":
             raise _waveglow_error(p)
+        if model_type.lower() == MODEL_TYPE:
+            raise CheckpointError(
+                f"{p} gives its model type as {shown(model_type)}, not {MODEL_TYPE!r}: tts-pipeline did not write "
+                "it; convert the original checkpoint again"
+            )
         raise CheckpointError(
-            f"{p} is a {model_type!r} model file, not tacotron2; pass it to the {model_type!r} stage instead"
+            f"{p} is a {shown(model_type)} model file, not tacotron2; pass it to the {shown(model_type)} stage instead"
         )
+    _check_tensors(state, p)
     try:
         cfg = Tacotron2Config.from_dict(config)
     except ConfigError as exc:
@@ -225,11 +291,32 @@ def _pickle_mentions_waveglow(p: Path) -> bool:
         if zipfile.is_zipfile(p):
             with zipfile.ZipFile(p) as archive:
                 names = [n for n in archive.namelist() if n.endswith("data.pkl")]
-                return any(b"WaveGlow" in archive.read(n) for n in names)
+                return any(_head_mentions_waveglow(archive.open(n)) for n in names)
         with open(p, "rb") as fh:
-            return b"WaveGlow" in fh.read(PICKLE_SCAN_BYTES)
-    except (OSError, zipfile.BadZipFile, RuntimeError):
+            return _head_mentions_waveglow(fh)
+    except Exception:
+        # a look into a file that has already failed to load: whatever breaks (a bad zip entry name, an unknown
+        # compression, a truncated stream) means it does not say WaveGlow
         return False
+
+
+def _head_mentions_waveglow(fh: BinaryIO) -> bool:
+    with fh:
+        return b"WaveGlow" in fh.read(PICKLE_SCAN_BYTES)
+
+
+def _check_tensors(state: dict[str, Any], p: Path) -> None:
+    """CheckpointError unless every weight is a plain float tensor, and each batch-norm step counter (an
+    integer) at least a plain tensor."""
+    counters = {key: value for key, value in state.items() if key.endswith("num_batches_tracked")}
+    check_state_dict({key: value for key, value in state.items() if key not in counters}, p)
+    for key, value in counters.items():
+        problem = tensor_problem(value)
+        if problem is not None:
+            raise CheckpointError(
+                f"{p}: weight {shown(key)} {problem}; the file is damaged or not a model checkpoint "
+                "(download or convert it again)"
+            )
 
 
 def _waveglow_error(p: Path) -> CheckpointError:
@@ -239,17 +326,17 @@ def _waveglow_error(p: Path) -> CheckpointError:
     )
 
 
-def _mismatches(expected: dict[str, torch.Tensor], state: dict[str, torch.Tensor]) -> list[str]:
+def _mismatches(expected: dict[str, tuple[int, ...]], state: dict[str, torch.Tensor]) -> list[str]:
     problems = []
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
-    wrong = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
+    wrong = [k for k in expected if k in state and tuple(state[k].shape) != expected[k]]
     for label, keys in (("missing", missing), ("unexpected", unexpected)):
         if keys:
             more = f" and {len(keys) - 2} more" if len(keys) > 2 else ""
-            problems.append(f"{label} {', '.join(keys[:2])}{more}")
+            problems.append(f"{label} {', '.join(shown(k) for k in keys[:2])}{more}")
     for k in wrong[:2]:
-        problems.append(f"{k} has shape {tuple(state[k].shape)}, the model needs {tuple(expected[k].shape)}")
+        problems.append(f"{k} has shape {tuple(state[k].shape)}, the model needs {expected[k]}")
     return problems
 
 

@@ -7,9 +7,33 @@ from dataclasses import dataclass
 from typing import Any
 
 from tts_pipeline.config import dataclass_from_dict
-from tts_pipeline.errors import ConfigError
+from tts_pipeline.errors import ConfigError, shown
 
 MAX_FRAMES_PER_STEP = 8
+# Upper bounds far above any published or trained size, so that a config read from a file cannot make
+# building the model take gigabytes or minutes (decoding settings have none).
+MAX_WIDTH = 8192  # embedding, RNN, attention, prenet and postnet sizes
+MAX_SIZES = {
+    "n_symbols": 65536,
+    "encoder_n_convolutions": 64,
+    "encoder_kernel_size": 255,
+    "n_mel_channels": 1024,
+    "attention_location_kernel_size": 1023,
+    "postnet_kernel_size": 255,
+    "postnet_n_convolutions": 64,
+} | {
+    name: MAX_WIDTH
+    for name in (
+        "symbols_embedding_dim",
+        "encoder_embedding_dim",
+        "attention_rnn_dim",
+        "attention_dim",
+        "attention_location_n_filters",
+        "decoder_rnn_dim",
+        "prenet_dim",
+        "postnet_embedding_dim",
+    )
+}
 
 
 @dataclass(frozen=True)
@@ -43,12 +67,17 @@ class Tacotron2Config:
             value = getattr(self, field.name)
             if field.type == "int":
                 if isinstance(value, bool) or not isinstance(value, int):
-                    raise ConfigError(f"tacotron2 config: {field.name} must be an integer, got {value!r}")
+                    raise ConfigError(f"tacotron2 config: {field.name} must be an integer, got {shown(value)}")
                 if value < 1:
                     raise ConfigError(f"tacotron2 config: {field.name} must be at least 1, got {value}")
+                if value > MAX_SIZES.get(field.name, value):
+                    raise ConfigError(
+                        f"tacotron2 config: {field.name} must be at most {MAX_SIZES[field.name]} "
+                        f"({field.default} in the published model), got {value}"
+                    )
             elif field.type == "float":
                 if isinstance(value, bool) or not isinstance(value, (int, float)):
-                    raise ConfigError(f"tacotron2 config: {field.name} must be a number, got {value!r}")
+                    raise ConfigError(f"tacotron2 config: {field.name} must be a number, got {shown(value)}")
                 if field.name.startswith("p_") and not 0.0 <= value < 1.0:
                     raise ConfigError(f"tacotron2 config: {field.name} is a dropout probability in [0, 1), got {value}")
         if not 0.0 < self.gate_threshold < 1.0:

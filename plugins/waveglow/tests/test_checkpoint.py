@@ -25,7 +25,7 @@ from torch import nn
 from tts_pipeline_waveglow.checkpoint import build_waveglow, load_waveglow_checkpoint, save_waveglow
 from tts_pipeline_waveglow.config import WaveGlowConfig
 
-from tts_pipeline.errors import CheckpointError
+from tts_pipeline.errors import CheckpointError, ConfigError
 
 IMITATION = Path(__file__).parent / "nvidia_imitation" / "glow.py"
 WN_CONFIG = dict(n_layers=3, n_channels=8, kernel_size=3)
@@ -393,3 +393,161 @@ def test_safetensors_without_project_metadata(tmp_path):
 def test_a_checkpoint_path_that_is_not_a_path():
     with pytest.raises(CheckpointError, match="the checkpoint must be a path .str or pathlib.Path., not NoneType"):
         load_waveglow_checkpoint(None)  # type: ignore[arg-type]
+
+
+# Damaged and crafted files (a fuzz audit of the loaders): each fails with a one-line CheckpointError, before
+# the model takes any memory.
+
+
+def save_own(path: Path, state: dict[str, torch.Tensor], model_type: str = "waveglow", **config_changes) -> Path:
+    """``state`` in the project's safetensors format, with the reference sizes changed by ``config_changes``."""
+    from tts_pipeline.weights import save_model_file
+
+    save_model_file(path, model_type, EXPECTED_CONFIG.to_dict() | config_changes, state)
+    return path
+
+
+def assert_refused(path: Path, match: str) -> str:
+    with pytest.raises(CheckpointError, match=match) as error:
+        load_waveglow_checkpoint(path)
+    message = str(error.value)
+    assert "\n" not in message and "\x1b" not in message
+    return message
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.bool, torch.complex64])
+def test_weights_that_are_not_floats_are_refused_in_every_layout(tmp_path, reference, dtype):
+    key = "WN.0.in_layers.0.weight_v"
+    state = dict(reference)
+    state[key] = (100 * state[key]).to(dtype)
+    assert_refused(save_own(tmp_path / "own.safetensors", state), f"weight '{key}' holds {str(dtype)[6:]} values")
+    torch.save(state, tmp_path / "state.pt")
+    assert_refused(tmp_path / "state.pt", f"weight '{key}' holds {str(dtype)[6:]} values")
+    model = imitation(3, reference)
+    model.upsample.weight = nn.Parameter(model.upsample.weight.detach().to(dtype), requires_grad=False)
+    save_pickle(tmp_path / "pickle.pt", {"model": model})
+    assert_refused(tmp_path / "pickle.pt", f"weight 'upsample.weight' holds {str(dtype)[6:]} values")
+
+
+@pytest.mark.parametrize(
+    "field, value, match",
+    [
+        ("n_channels", 10**9, "n_channels must be at most 4096"),
+        ("n_layers", 20000, "n_layers must be at most 16"),
+        ("n_flows", 10**6, "n_flows must be at most 64"),
+        ("sample_rate", 10**12, "sample_rate must lie between 4000 and 192000 Hz"),
+        ("sample_rate", 1, "sample_rate must lie between 4000 and 192000 Hz"),
+    ],
+)
+def test_sizes_far_beyond_any_model_are_refused(tmp_path, reference, field, value, match):
+    with pytest.raises(ConfigError, match=match):
+        WaveGlowConfig(**{field: value})
+    assert_refused(save_own(tmp_path / "huge.safetensors", reference, **{field: value}), match)
+
+
+def test_a_config_that_does_not_fit_the_tensors_is_refused_before_building(tmp_path, reference, monkeypatch):
+    def never(config):
+        raise AssertionError(f"a WaveGlow of {config} was built before its tensors were checked")
+
+    monkeypatch.setattr("tts_pipeline_waveglow.checkpoint.WaveGlow", never)
+    path = save_own(tmp_path / "wide.safetensors", reference, n_channels=4096)
+    assert_refused(path, r"does not fit a WaveGlow with its config: WN.0.start.bias \(expected shape \(4096,\)")
+    loaded = load_waveglow_checkpoint(save_own(tmp_path / "fits.safetensors", reference))
+    loaded.config = replace(loaded.config, n_layers=16)
+    with pytest.raises(CheckpointError, match="lacks 'WN.0.in_layers.3.bias'"):
+        build_waveglow(loaded)
+
+
+def test_state_shapes_are_the_models():
+    from tts_pipeline_waveglow.model import WaveGlow, state_shapes
+
+    for config in (EXPECTED_CONFIG, replace(EXPECTED_CONFIG, n_flows=5, n_early_every=3, kernel_size=5)):
+        shapes = {key: tuple(tensor.shape) for key, tensor in WaveGlow(config).state_dict().items()}
+        assert list(state_shapes(config).items()) == list(shapes.items())
+
+
+@pytest.mark.parametrize(
+    "key, change, match",
+    [
+        (
+            "upsample.weight",
+            lambda t: t[:, :, 0],
+            r"weight 'upsample.weight' has shape \(80, 80\), but a WaveGlow conv weight has 3",
+        ),
+        ("convinv.1.conv.weight", lambda t: t[0, 0, 0], r"weight 'convinv.1.conv.weight' has shape \(\), but"),
+        (
+            "WN.2.end.bias",
+            lambda t: t[:, None],
+            r"weight 'WN.2.end.bias' has shape \(6, 1\), but a WaveGlow conv bias has 1 dim",
+        ),
+        ("WN.0.start.weight_g", lambda t: t[:2], r"'WN.0.start.weight_g' has shape \(2, 1, 1\), but its weight_v"),
+    ],
+)
+def test_tensors_of_the_wrong_rank_are_named(tmp_path, reference, key, change, match):
+    state = dict(reference)
+    state[key] = change(state[key]).clone()
+    torch.save(state, tmp_path / "bad.pt")
+    assert_refused(tmp_path / "bad.pt", match)
+
+
+def test_networks_without_layers_are_refused(tmp_path, reference):
+    state = {key: value for key, value in reference.items() if "in_layers" not in key and "res_skip" not in key}
+    torch.save(state, tmp_path / "no_layers.pt")
+    assert_refused(tmp_path / "no_layers.pt", "first WN network has no layers")
+
+
+def test_stacked_convs_of_different_sizes_are_refused(tmp_path, reference):
+    state = generation_state(reference, 2)
+    state["WN.1.cond_layers.2.weight_v"] = state["WN.1.cond_layers.2.weight_v"][:, :-1].clone()
+    torch.save(state, tmp_path / "gen2.pt")
+    assert_refused(tmp_path / "gen2.pt", "convs 'WN.1.cond_layers.0.' to 'WN.1.cond_layers.2.' have weights of diff")
+
+
+def test_module_numbers_too_long_for_int_are_refused(tmp_path, reference):
+    state = dict(reference) | {"convinv." + "9" * 5000 + ".conv.weight": torch.zeros(8, 8, 1)}
+    torch.save(state, tmp_path / "numbers.pt")
+    assert len(assert_refused(tmp_path / "numbers.pt", "not numbered 0..n-1")) < 400
+
+
+@pytest.mark.parametrize("matrix", ["zeros", "rank-deficient"])
+def test_a_singular_invertible_conv_is_refused(tmp_path, reference, matrix):
+    state = dict(reference)
+    weight = state["convinv.2.conv.weight"].clone()
+    if matrix == "zeros":
+        weight.zero_()
+    else:
+        weight[1] = weight[0]
+    state["convinv.2.conv.weight"] = weight
+    torch.save(state, tmp_path / "singular.pt")
+    assert_refused(tmp_path / "singular.pt", "the convinv weight of flow 2 is singular")
+    assert_refused(save_own(tmp_path / "singular.safetensors", state), "the convinv weight of flow 2 is singular")
+
+
+def test_messages_show_deeply_nested_keys_safely(tmp_path):
+    from tts_pipeline_waveglow.checkpoint import _from_object
+
+    key: tuple = ()
+    for _ in range(5000):  # repr() of this raises RecursionError
+        key = (key,)
+    with pytest.raises(CheckpointError, match=r"holds <a tuple nested too deeply to show> \(int\)"):
+        _from_object({key: 1}, tmp_path / "deep.pt")
+
+
+def test_strings_from_the_file_are_escaped_in_messages(tmp_path, reference):
+    path = save_own(tmp_path / "escape.safetensors", reference, model_type="\x1b[2J\x1b[31mok\x07")
+    assert_refused(path, r"holds a '\\x1b\[2J\\x1b\[31mok\\x07' model, not WaveGlow")
+    message = assert_refused(
+        save_own(tmp_path / "case.safetensors", reference, model_type="WaveGlow"),
+        "gives its model type as 'WaveGlow', not 'waveglow'",
+    )
+    assert "not WaveGlow" not in message
+    torch.save({"\x1b]0;pwned\x07" + key: value for key, value in reference.items()}, tmp_path / "keys.pt")
+    message = assert_refused(tmp_path / "keys.pt", r"holds a state dict whose keys are not WaveGlow's \(first: '\\x1b")
+    assert "bare" not in message
+
+
+def test_a_model_wrapped_twice_loads(tmp_path, reference, mel, reference_audio):
+    torch.save(prefixed(reference, "module.module."), tmp_path / "twice.pt")
+    loaded, audio = vocode(tmp_path / "twice.pt", mel)
+    assert loaded.layout == "state dict, generation 3, 'module.' prefix"
+    assert_close(audio, reference_audio)

@@ -16,10 +16,10 @@ from typing import Any
 
 import torch
 
-from tts_pipeline.errors import AudioIOError, CheckpointError, ConfigError
+from tts_pipeline.errors import AudioIOError, CheckpointError, ConfigError, shown
 from tts_pipeline.fileio import check_readable
 from tts_pipeline.safeload import PickledModule, inert_function, safe_torch_load
-from tts_pipeline.weights import is_safetensors, load_model_file, save_model_file
+from tts_pipeline.weights import check_state_dict, is_safetensors, load_model_file, save_model_file
 
 from .config import WaveGlowConfig
 from .layouts import (
@@ -32,7 +32,7 @@ from .layouts import (
     strip_prefixes,
     to_canonical,
 )
-from .model import WaveGlow
+from .model import WaveGlow, state_shapes
 
 MODEL_TYPE = "waveglow"
 # Every class an NVIDIA WaveGlow pickle names besides tensors and containers; nothing else is admitted.
@@ -52,6 +52,9 @@ PICKLED_CLASSES = (
 LEGACY_FUNCTIONS = ("torch.nn.backends.thnn._get_thnn_function_backend",)
 WAVEGLOW_ROOTS = ("glow.WaveGlow", "glow_old.WaveGlow")
 MAX_MODULE_DEPTH = 8  # WaveGlow nests 4 deep (WaveGlow > ModuleList > WN > ModuleList > Conv1d)
+# A 1x1 conv matrix whose smallest singular value is this small next to its largest has no usable inverse
+# (trained ones stay close to orthonormal: all singular values near 1).
+SINGULAR = 1e-12
 CONVERT_HINT = "pass NVIDIA's WaveGlow .pt file, a WaveGlow state dict, or a tts-pipeline .safetensors file"
 
 
@@ -71,31 +74,46 @@ class LoadedWaveGlow:
 def load_waveglow_checkpoint(path: str | Path) -> LoadedWaveGlow:
     """Read any supported WaveGlow checkpoint layout (see the module docstring) without running its code.
 
+    The tensors are checked against the config (shapes, and an invertible matrix in every flow), so a loaded
+    checkpoint always builds.
+
     Raises:
-        CheckpointError: the file is missing, unreadable, unsafe, another model's, or of an unknown layout.
+        CheckpointError: the file is missing, unreadable, unsafe, damaged, another model's, or of an unknown
+            layout, or its tensors do not fit its config.
     """
     try:
         p = check_readable(path, "checkpoint")
     except AudioIOError as exc:
         raise CheckpointError(str(exc)) from None
     if p.stat().st_size and is_safetensors(p):
-        return _load_safetensors(p)
-    obj = safe_torch_load(
-        p,
-        stand_ins=[(inert_function(name), name) for name in LEGACY_FUNCTIONS],
-        pickled_classes=PICKLED_CLASSES,
-    )
-    try:
-        return _from_object(obj, p)
-    except CheckpointError as exc:
-        message = str(exc)
-        raise CheckpointError(message if str(p) in message else f"{p}: {message}") from None
+        loaded = _load_safetensors(p)
+    else:
+        obj = safe_torch_load(
+            p,
+            stand_ins=[(inert_function(name), name) for name in LEGACY_FUNCTIONS],
+            pickled_classes=PICKLED_CLASSES,
+        )
+        try:
+            loaded = _from_object(obj, p)
+        except CheckpointError as exc:
+            message = str(exc)
+            raise CheckpointError(message if str(p) in message else f"{p}: {message}") from None
+    _check_fits(loaded)
+    return loaded
 
 
 def _load_safetensors(p: Path) -> LoadedWaveGlow:
     model_type, config_dict, state = load_model_file(p)
+    if model_type.lower() == MODEL_TYPE and model_type != MODEL_TYPE:
+        raise CheckpointError(
+            f"{p} gives its model type as {shown(model_type)}, not {MODEL_TYPE!r}: tts-pipeline did not write it; "
+            "convert the original checkpoint again"
+        )
     if model_type != MODEL_TYPE:
-        raise CheckpointError(f"{p} holds a {model_type!r} model, not WaveGlow; pass it where a {model_type} goes")
+        raise CheckpointError(
+            f"{p} holds a {shown(model_type)} model, not WaveGlow; pass it where a {shown(model_type)} model goes"
+        )
+    check_state_dict(state, p)
     try:
         config = WaveGlowConfig.from_dict(config_dict)
     except ConfigError as exc:
@@ -118,7 +136,7 @@ def _from_object(obj: Any, p: Path) -> LoadedWaveGlow:
             return _from_state_dict(obj[key], obj, f"under '{key}'", p)
     if obj and _is_state_dict(obj):
         return _from_state_dict(obj, {}, "bare", p)
-    held = ", ".join(f"{key!r} ({type(value).__name__})" for key, value in list(obj.items())[:8]) or "nothing"
+    held = ", ".join(f"{shown(key)} ({type(value).__name__})" for key, value in list(obj.items())[:8]) or "nothing"
     raise CheckpointError(
         f"{p} is not a WaveGlow checkpoint layout this project knows: at top level it holds {held}; {CONVERT_HINT}"
     )
@@ -143,6 +161,7 @@ def _training_state(obj: dict, generation: int, weight_norm: bool) -> dict[str, 
 
 
 def _from_state_dict(state: dict, obj: dict, where: str, p: Path) -> LoadedWaveGlow:
+    check_state_dict(state, p)
     state, prefixes = strip_prefixes(state)
     keys = list(state)
     if looks_like_tacotron2(keys):
@@ -153,8 +172,8 @@ def _from_state_dict(state: dict, obj: dict, where: str, p: Path) -> LoadedWaveG
     generation = detect_generation(keys)
     if generation is None:
         raise CheckpointError(
-            f"{p} holds a state dict {where} whose keys are not WaveGlow's (first: "
-            f"{', '.join(repr(key) for key in keys[:3])}); {CONVERT_HINT}"
+            f"{p} holds a state dict{'' if where == 'bare' else ' ' + where} whose keys are not WaveGlow's (first: "
+            f"{', '.join(shown(key) for key in keys[:3])}); {CONVERT_HINT}"
         )
     weight_norm = has_weight_norm(keys)
     hints = _dle_config_hints(obj.get("config"))
@@ -183,12 +202,13 @@ def _dle_config_hints(config: Any) -> dict[str, int]:
 def _from_pickled_model(model: PickledModule, obj: dict, p: Path) -> LoadedWaveGlow:
     name = model.pickled_name
     if name not in WAVEGLOW_ROOTS:
-        raise CheckpointError(f"{p} holds a pickled {name}, not a WaveGlow model; {CONVERT_HINT}")
+        raise CheckpointError(f"{p} holds a pickled {shown(name)}, not a WaveGlow model; {CONVERT_HINT}")
     state: dict[str, torch.Tensor] = {}
     _collect_tensors(model, "", state, set(), 0)
+    check_state_dict(state, p)
     generation = detect_generation(list(state))
     if generation is None:
-        raise CheckpointError(f"{p} holds a pickled {name} without WaveGlow's modules; {CONVERT_HINT}")
+        raise CheckpointError(f"{p} holds a pickled {shown(name)} without WaveGlow's modules; {CONVERT_HINT}")
     weight_norm = has_weight_norm(list(state))
     canonical = to_canonical(state, generation)
     layout = f"NVIDIA whole-model pickle, generation {generation} ({name.split('.')[0]})"
@@ -208,7 +228,8 @@ def _collect_tensors(
     """Flatten a pickled module tree into state-dict entries, reading only its attribute dicts."""
     if id(module) in seen or depth > MAX_MODULE_DEPTH:
         raise CheckpointError(
-            f"the pickled model nests or repeats modules at {prefix or 'the top'}; the file is malformed"
+            f"the pickled model nests or repeats modules at {shown(prefix) if prefix else 'the top'}; "
+            "the file is malformed"
         )
     seen.add(id(module))
     attributes = vars(module)
@@ -217,20 +238,26 @@ def _collect_tensors(
             if tensor is None:
                 continue
             if not isinstance(tensor, torch.Tensor):
-                raise CheckpointError(f"the pickled model's {prefix}{key} is a {type(tensor).__name__}, not a tensor")
+                raise CheckpointError(
+                    f"the pickled model's {shown(prefix + key)} is a {type(tensor).__name__}, not a tensor"
+                )
             out[prefix + key] = tensor.detach()
     for key, child in _attribute_dict(attributes, "_modules", prefix).items():
         if child is None:
             continue
         if not isinstance(child, PickledModule):
-            raise CheckpointError(f"the pickled model's {prefix}{key} is a {type(child).__name__}, not a module")
+            raise CheckpointError(
+                f"the pickled model's {shown(prefix + key)} is a {type(child).__name__}, not a module"
+            )
         _collect_tensors(child, f"{prefix}{key}.", out, seen, depth + 1)
 
 
 def _attribute_dict(attributes: dict, name: str, prefix: str) -> dict:
     value = attributes.get(name, {})
     if not isinstance(value, dict) or not all(isinstance(key, str) for key in value):
-        raise CheckpointError(f"the pickled model's {prefix}{name} is a {type(value).__name__}, not a dict by name")
+        raise CheckpointError(
+            f"the pickled model's {shown(prefix + name)} is a {type(value).__name__}, not a dict by name"
+        )
     return value
 
 
@@ -259,26 +286,42 @@ def build_waveglow(loaded: LoadedWaveGlow) -> WaveGlow:
     Raises:
         CheckpointError: the checkpoint's tensors do not fit the model its config describes.
     """
+    _check_fits(loaded)  # before the model takes any memory: a config from a file may describe a huge one
     model = WaveGlow(loaded.config)
-    expected = model.state_dict()
+    model.load_state_dict(loaded.state_dict, strict=True)
+    return model
+
+
+def _check_fits(loaded: LoadedWaveGlow) -> None:
+    """CheckpointError unless the loaded tensors have exactly the shapes of a WaveGlow of the loaded config
+    and every flow's 1x1 conv can be inverted."""
+    expected = state_shapes(loaded.config)
     source = f"checkpoint {loaded.path}" if loaded.path else "checkpoint"
     missing = [key for key in expected if key not in loaded.state_dict]
     unexpected = [key for key in loaded.state_dict if key not in expected]
     if missing or unexpected:
-        what = f"lacks {missing[0]!r}" if missing else f"has an unexpected {unexpected[0]!r}"
+        what = f"lacks {missing[0]!r}" if missing else f"has an unexpected {shown(unexpected[0])}"
         raise CheckpointError(
             f"{source} does not fit a WaveGlow with its config: it {what} "
             f"({len(missing)} missing, {len(unexpected)} unexpected tensors); convert it again from the original"
         )
-    for key, tensor in expected.items():
+    for key, shape in expected.items():
         found = loaded.state_dict[key]
-        if found.shape != tensor.shape:
+        if found.shape != shape:
             raise CheckpointError(
-                f"{source} does not fit a WaveGlow with its config: {key} (expected shape {tuple(tensor.shape)}, "
+                f"{source} does not fit a WaveGlow with its config: {key} (expected shape {shape}, "
                 f"file has {tuple(found.shape)}); the file's config and tensors disagree, convert it again"
             )
-    model.load_state_dict(loaded.state_dict, strict=True)
-    return model
+    for k in range(loaded.config.n_flows):
+        matrix = loaded.state_dict[f"convinv.{k}.conv.weight"].squeeze(-1).double()
+        if not torch.isfinite(matrix).all():
+            continue  # NaN weights anywhere are reported by synthesis, which finds NaN in the audio
+        singular_values = torch.linalg.svdvals(matrix)  # largest first
+        if singular_values[-1] <= singular_values[0] * SINGULAR:
+            raise CheckpointError(
+                f"{source}: the convinv weight of flow {k} is singular (it has no inverse, so the flow cannot "
+                "run backwards); the file is damaged: download or convert it again"
+            )
 
 
 def save_waveglow(path: str | Path, model: WaveGlow, extra_metadata: dict[str, str] | None = None) -> None:

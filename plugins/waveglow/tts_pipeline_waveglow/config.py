@@ -8,7 +8,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from tts_pipeline.config import dataclass_from_dict
-from tts_pipeline.errors import ConfigError
+from tts_pipeline.errors import ConfigError, shown
+
+# Upper bounds far above any published or trained size, so that a config read from a file cannot make
+# building the model take gigabytes or minutes. n_layers is tight because WN's dilation doubles per layer
+# (layer i pads by 2^i samples on each side at kernel_size 3); n_early_every has none (a large value means
+# no early outputs).
+MAX_SIZES = {
+    "n_mel_channels": 1024,
+    "n_flows": 64,
+    "n_group": 256,
+    "n_layers": 16,
+    "n_channels": 4096,
+    "kernel_size": 15,
+    "upsample_kernel": 16384,
+    "hop_length": 4096,
+}
+SAMPLE_RATES = (4000, 192000)  # Hz
 
 
 @dataclass(frozen=True)
@@ -32,7 +48,17 @@ class WaveGlowConfig:
             value = getattr(self, field.name)
             # bool is an int subclass, but `n_flows = true` in a config file is a mistake, not 1
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ConfigError(f"waveglow config: {field.name} must be a positive integer, got {value!r}")
+                raise ConfigError(f"waveglow config: {field.name} must be a positive integer, got {shown(value)}")
+            if value > MAX_SIZES.get(field.name, value):
+                raise ConfigError(
+                    f"waveglow config: {field.name} must be at most {MAX_SIZES[field.name]} "
+                    f"({field.default} in the published models), got {value}"
+                )
+        if not SAMPLE_RATES[0] <= self.sample_rate <= SAMPLE_RATES[1]:
+            raise ConfigError(
+                f"waveglow config: sample_rate must lie between {SAMPLE_RATES[0]} and {SAMPLE_RATES[1]} Hz "
+                f"(22050 in the published models), got {self.sample_rate}"
+            )
         if self.n_group % 2:
             raise ConfigError(
                 f"waveglow config: n_group must be even (each flow splits channels in halves), got {self.n_group}"

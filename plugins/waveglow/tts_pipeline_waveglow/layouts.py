@@ -13,11 +13,12 @@ from collections.abc import Mapping
 
 import torch
 
-from tts_pipeline.errors import CheckpointError, ConfigError
+from tts_pipeline.errors import CheckpointError, ConfigError, shown
 
 from .config import WaveGlowConfig
 
-# Key prefixes added by DataParallel / DistributedDataParallel (and a wrapping Sequential in some files).
+# Key prefixes added by DataParallel / DistributedDataParallel (and a wrapping Sequential in some files);
+# a model wrapped twice has two.
 PREFIXES = ("module.1.", "module.")
 # The WN convs that carry weight norm in the canonical form, as state-dict keys of their plain weight.
 WEIGHT_NORM_WEIGHT = re.compile(r"^WN\.\d+\.(start|in_layers\.\d+|res_skip_layers\.\d+|cond_layer)\.weight$")
@@ -28,16 +29,14 @@ GENERATION_NAMES = {1: "res_layers/skip_layers/cond_layers", 2: "res_skip_layers
 
 
 def strip_prefixes(state: Mapping[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], list[str]]:
-    """Remove 'module.1.' / 'module.' key prefixes; return the new dict and the prefixes found."""
+    """Remove 'module.1.' / 'module.' key prefixes (repeated ones too); return the new dict and the prefixes found."""
     out: dict[str, torch.Tensor] = {}
     found: list[str] = []
     for key, value in state.items():
-        for prefix in PREFIXES:
-            if key.startswith(prefix):
-                key = key[len(prefix) :]
-                if prefix not in found:
-                    found.append(prefix)
-                break
+        while prefix := next((prefix for prefix in PREFIXES if key.startswith(prefix)), None):
+            key = key[len(prefix) :]
+            if prefix not in found:
+                found.append(prefix)
         for long, short in PARAMETRIZED.items():
             if key.endswith(long):
                 key = key[: -len(long)] + short
@@ -89,39 +88,58 @@ class _Reader:
         self.used: set[str] = set()
 
     def take(self, key: str) -> torch.Tensor:
+        """The tensor at ``key``, which has the rank of a conv's: 1 for a bias, 3 for a weight (or its g, v)."""
         if key not in self.state:
             raise CheckpointError(
                 f"the checkpoint's generation-{self.generation} WaveGlow state lacks {key!r}; "
                 "the file is incomplete or not a WaveGlow checkpoint"
             )
         self.used.add(key)
-        return self.state[key]
+        tensor = self.state[key]
+        rank, what = (1, "bias has 1 dimension") if key.endswith("bias") else (3, "weight has 3 dimensions")
+        if tensor.dim() != rank:
+            raise CheckpointError(
+                f"the checkpoint's weight {shown(key)} has shape {tuple(tensor.shape)}, but a WaveGlow conv {what}; "
+                "the file is damaged or not a WaveGlow checkpoint"
+            )
+        return tensor
 
     def weight_norm_pair(self, prefix: str) -> tuple[torch.Tensor, torch.Tensor]:
         """(g, v) of the conv at ``prefix``, split from a plain weight when the file has no weight norm."""
-        if prefix + "weight_g" in self.state or prefix + "weight" not in self.state:
-            return self.take(prefix + "weight_g"), self.take(prefix + "weight_v")
-        return split_weight_norm(self.take(prefix + "weight"))
+        if prefix + "weight_g" not in self.state and prefix + "weight" in self.state:
+            return split_weight_norm(self.take(prefix + "weight"))
+        g, v = self.take(prefix + "weight_g"), self.take(prefix + "weight_v")
+        if g.shape != (v.shape[0], 1, 1):
+            raise CheckpointError(
+                f"the checkpoint's weight {shown(prefix + 'weight_g')} has shape {tuple(g.shape)}, but its weight_v "
+                f"{tuple(v.shape)} needs ({v.shape[0]}, 1, 1); the file is damaged or not a WaveGlow checkpoint"
+            )
+        return g, v
 
     def plain_weight(self, prefix: str) -> torch.Tensor:
         if prefix + "weight_g" in self.state:
-            return fold_weight_norm(self.take(prefix + "weight_g"), self.take(prefix + "weight_v"))
+            return fold_weight_norm(*self.weight_norm_pair(prefix))
         return self.take(prefix + "weight")
 
     def stacked(self, prefixes: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Convs stacked along output channels: (g, v, bias)."""
         pairs = [self.weight_norm_pair(prefix) for prefix in prefixes]
+        if len({v.shape[1:] for _, v in pairs}) > 1:
+            raise CheckpointError(
+                f"the checkpoint's convs {shown(prefixes[0])} to {shown(prefixes[-1])} have weights of different "
+                f"input sizes ({', '.join(str(tuple(v.shape)) for _, v in pairs[:3])}); the file is damaged"
+            )
         biases = [self.take(prefix + "bias") for prefix in prefixes]
         return torch.cat([g for g, _ in pairs]), torch.cat([v for _, v in pairs]), torch.cat(biases)
 
 
 def _count(keys: list[str], pattern: str) -> int:
     regex = re.compile(pattern)
-    indices = {int(m.group(1)) for key in keys if (m := regex.match(key))}
-    if indices != set(range(len(indices))):
-        raise CheckpointError(
-            f"the checkpoint's WaveGlow modules are not numbered 0..n-1 ({pattern}: {sorted(indices)})"
-        )
+    numbers = {m.group(1) for key in keys if (m := regex.match(key))}
+    indices = {int(number) for number in numbers if len(number) < 10}  # Python refuses int() of 4300 digits
+    if len(indices) != len(numbers) or indices != set(range(len(indices))):
+        numbers_shown = shown(sorted(numbers, key=lambda number: (len(number), number)))
+        raise CheckpointError(f"the checkpoint's WaveGlow modules are not numbered 0..n-1 ({pattern}: {numbers_shown})")
     return len(indices)
 
 
@@ -137,6 +155,11 @@ def to_canonical(state: Mapping[str, torch.Tensor], generation: int) -> dict[str
             "the file is incomplete or not a WaveGlow checkpoint"
         )
     n_layers = _count(keys, r"^WN\.0\.in_layers\.(\d+)\.")
+    if n_layers == 0:
+        raise CheckpointError(
+            "the checkpoint's first WN network has no layers (no 'WN.0.in_layers.0.' tensors); "
+            "the file is incomplete or not a WaveGlow checkpoint"
+        )
     read = _Reader(state, generation)
     out = {"upsample.weight": read.take("upsample.weight"), "upsample.bias": read.take("upsample.bias")}
 
@@ -162,7 +185,8 @@ def to_canonical(state: Mapping[str, torch.Tensor], generation: int) -> dict[str
     if unused:
         raise CheckpointError(
             f"the checkpoint holds {len(unused)} tensors a generation-{generation} WaveGlow does not have "
-            f"(first: {', '.join(repr(key) for key in unused[:3])}); it is not a WaveGlow checkpoint this project knows"
+            f"(first: {', '.join(shown(key) for key in unused[:3])}); "
+            "it is not a WaveGlow checkpoint this project knows"
         )
     return out
 

@@ -52,6 +52,38 @@ def draw_noise(
     return torch.randn(shape, device=mel.device, dtype=mel.dtype, generator=generator) * sigma
 
 
+def state_shapes(config: WaveGlowConfig) -> dict[str, tuple[int, ...]]:
+    """The shape of every tensor of ``WaveGlow(config).state_dict()`` (weight norm unfolded), in its order,
+    without building the model: a loader compares a file's tensors with these before allocating anything."""
+    c = config
+
+    def conv(prefix: str, n_out: int, n_in: int, kernel_size: int = 1) -> dict[str, tuple[int, ...]]:
+        """A weight-normed conv's tensors."""
+        return {
+            f"{prefix}.bias": (n_out,),
+            f"{prefix}.weight_v": (n_out, n_in, kernel_size),
+            f"{prefix}.weight_g": (n_out, 1, 1),
+        }
+
+    shapes = {
+        "upsample.weight": (c.n_mel_channels, c.n_mel_channels, c.upsample_kernel),
+        "upsample.bias": (c.n_mel_channels,),
+    }
+    for k, n_channels in enumerate(c.flow_channels()):
+        wn, half = f"WN.{k}.", n_channels // 2
+        shapes |= conv(wn + "start", c.n_channels, half)
+        shapes |= conv(wn + "cond_layer", 2 * c.n_channels * c.n_layers, c.n_mel_channels * c.n_group)
+        for i in range(c.n_layers):
+            shapes |= conv(f"{wn}in_layers.{i}", 2 * c.n_channels, c.n_channels, c.kernel_size)
+        for i in range(c.n_layers):
+            n_out = 2 * c.n_channels if i < c.n_layers - 1 else c.n_channels  # the last layer: skip only
+            shapes |= conv(f"{wn}res_skip_layers.{i}", n_out, c.n_channels)
+        shapes |= {wn + "end.weight": (2 * half, c.n_channels, 1), wn + "end.bias": (2 * half,)}
+    for k, n_channels in enumerate(c.flow_channels()):
+        shapes[f"convinv.{k}.conv.weight"] = (n_channels, n_channels, 1)
+    return shapes
+
+
 class WaveGlow(nn.Module):
     """The WaveGlow flow: ``forward`` maps audio to z (training), ``infer`` maps noise to audio."""
 
