@@ -111,6 +111,18 @@ def test_convert_and_plugins(tmp_path, tiny_waveglow_file):
     assert code == 0 and "waveglow" in out and "register_vocoders" in out
 
 
+def test_convert_of_a_damaged_waveglow_gives_the_waveglow_reason_alone(tmp_path, tiny_waveglow_file):
+    """The Tacotron2 stage's "this is a WaveGlow" adds nothing when the WaveGlow stage says what is wrong."""
+    from tts_pipeline.weights import load_model_file
+
+    _, _, state = load_model_file(tiny_waveglow_file)
+    state = {key: torch.zeros_like(value) if key.startswith("convinv.0.") else value for key, value in state.items()}
+    torch.save(state, tmp_path / "singular.pt")
+    code, _, err = run("convert", str(tmp_path / "singular.pt"), "-o", str(tmp_path / "out.safetensors"))
+    assert_user_error(code, err, "the convinv weight of flow 0 is singular")
+    assert "tacotron2" not in err and "looks like a WaveGlow" not in err
+
+
 def test_denoiser_changes_the_audio(tmp_path, tiny_waveglow_file):
     mel = np.random.default_rng(2).uniform(-8, 0, (80, 16)).astype(np.float32)
     np.save(tmp_path / "m.npy", mel)

@@ -18,6 +18,14 @@ class CheckpointError(TTSError):
     """A checkpoint is missing, unreadable, unsafe, of an unknown layout, or does not fit the model."""
 
 
+class WrongModelError(CheckpointError):
+    """A checkpoint of another model (a WaveGlow given as a Tacotron2, ...); ``model`` names the one it is."""
+
+    def __init__(self, message: str, model: str) -> None:
+        super().__init__(message)
+        self.model = model
+
+
 class MelError(TTSError):
     """A mel spectrogram has the wrong shape, channel count, value range or contains NaN/Inf."""
 

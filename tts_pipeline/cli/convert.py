@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import CheckpointError, PluginError
+from ..errors import CheckpointError, PluginError, WrongModelError
 from ..fileio import check_not_input, check_readable
 
 
@@ -33,9 +33,13 @@ def convert(checkpoint: Path, output: Path, model: str | None) -> None:
         stages = {model: stages[model]}
     problems: dict[str, str] = {}
     unable: dict[str, str] = {}  # stages that convert no checkpoints at all (PluginError)
+    belongs: dict[str, str] = {}  # stage -> the model a stage says the file is (WrongModelError)
     for name, cls in stages.items():
         try:
             layout = cls.convert(checkpoint, output)
+        except WrongModelError as exc:
+            problems[name], belongs[name] = str(exc), exc.model
+            continue
         except CheckpointError as exc:
             problems[name] = str(exc)
             continue
@@ -44,6 +48,8 @@ def convert(checkpoint: Path, output: Path, model: str | None) -> None:
             continue
         click.echo(f"{output}: {name} checkpoint converted from {layout}", err=True)
         return
+    # "this is a WaveGlow" says nothing new when the WaveGlow stage tried it and said what is wrong with it
+    problems = {name: reason for name, reason in problems.items() if belongs.get(name) not in problems}
     raise CheckpointError(f"cannot convert {checkpoint}: {_summary(problems or unable)}")
 
 

@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 
 import torch
 
-from tts_pipeline.errors import AudioIOError, CheckpointError, ConfigError, shown
+from tts_pipeline.errors import AudioIOError, CheckpointError, ConfigError, WrongModelError, shown
 from tts_pipeline.fileio import check_readable
 from tts_pipeline.safeload import safe_torch_load
 from tts_pipeline.weights import check_state_dict, is_safetensors, load_model_file, save_model_file, tensor_problem
@@ -320,9 +320,10 @@ def _check_tensors(state: dict[str, Any], p: Path) -> None:
 
 
 def _waveglow_error(p: Path) -> CheckpointError:
-    return CheckpointError(
+    return WrongModelError(
         f"{p} looks like a WaveGlow checkpoint, not Tacotron2; give it to the vocoder and pass a "
-        "Tacotron2 checkpoint (e.g. tacotron2_statedict.pt) to the acoustic model"
+        "Tacotron2 checkpoint (e.g. tacotron2_statedict.pt) to the acoustic model",
+        model="waveglow",
     )
 
 

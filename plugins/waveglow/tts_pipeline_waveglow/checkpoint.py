@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from tts_pipeline.errors import AudioIOError, CheckpointError, ConfigError, shown
+from tts_pipeline.errors import AudioIOError, CheckpointError, ConfigError, WrongModelError, shown
 from tts_pipeline.fileio import check_readable
 from tts_pipeline.safeload import PickledModule, inert_function, safe_torch_load
 from tts_pipeline.weights import check_state_dict, is_safetensors, load_model_file, save_model_file
@@ -165,9 +165,10 @@ def _from_state_dict(state: dict, obj: dict, where: str, p: Path) -> LoadedWaveG
     state, prefixes = strip_prefixes(state)
     keys = list(state)
     if looks_like_tacotron2(keys):
-        raise CheckpointError(
+        raise WrongModelError(
             f"{p} looks like a Tacotron2 checkpoint, not WaveGlow; pass it as the acoustic model, and a WaveGlow file "
-            "as the vocoder"
+            "as the vocoder",
+            model="tacotron2",
         )
     generation = detect_generation(keys)
     if generation is None:
