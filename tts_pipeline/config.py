@@ -158,7 +158,7 @@ def config_from_mapping(data: Mapping[str, Any], base_dir: Path) -> PipelineConf
     if not isinstance(runtime_data, Mapping):
         raise ConfigError("config section 'runtime' must be a table")
     runtime = parse_options(RuntimeConfig, runtime_data, "runtime")
-    speed = check_speed(data.get("speed", 1.0), "speed")
+    speed = data.get("speed", 1.0)  # checked by PipelineConfig
     return PipelineConfig(vocoder=vocoder, acoustic=acoustic, runtime=runtime, voice=voice, speed=speed)
 
 
