@@ -301,3 +301,35 @@ def test_a_model_given_as_a_mel_or_an_array_given_as_a_checkpoint_says_so(tmp_pa
     np.save(tmp_path / "mel.npy", np.zeros((80, 3), np.float32))
     with pytest.raises(CheckpointError, match=r"is a NumPy array \(.npy\), not a PyTorch checkpoint"):
         safe_torch_load(tmp_path / "mel.npy")
+
+
+@pytest.mark.parametrize("container", ["raw", "zip"])
+def test_objects_nested_past_what_the_unpickler_survives_are_refused_before_unpickling(tmp_path, container):
+    """A tuple nested a million levels deep (2 MB) overflowed CPython's own unpickler (a crash, no message):
+    the opcodes are read first, without building anything."""
+    import zipfile
+
+    deep = b"\x80\x02K\x01" + b"\x85" * 1_000_000 + b"."  # 1, then TUPLE1 a million times
+    path = tmp_path / "deep.pt"
+    if container == "raw":
+        path.write_bytes(deep)
+    else:
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("deep/data.pkl", deep)
+            archive.writestr("deep/version", "3\n")
+    with pytest.raises(CheckpointError, match="nest more than 1000 levels deep"):
+        safe_torch_load(path)
+
+
+def test_pickle_depth_counts_nesting():
+    import io
+    import pickle
+
+    from tts_pipeline.safeload import pickle_depth
+
+    nested: object = 0
+    for _ in range(50):
+        nested = [nested]
+    assert 50 <= pickle_depth(io.BytesIO(pickle.dumps(nested, protocol=2))) <= 52
+    assert pickle_depth(io.BytesIO(pickle.dumps(list(range(10_000)), protocol=4))) <= 2  # long is not deep
+    assert pickle_depth(io.BytesIO(b"\x80\x02K\x01" + b"\x85" * 5000 + b"."), limit=1000) == 1001

@@ -11,6 +11,7 @@ Anything else a file names is refused with a CheckpointError.
 from __future__ import annotations
 
 import pickle
+import pickletools
 import re
 import struct
 import warnings
@@ -99,6 +100,7 @@ def safe_torch_load(
         raise CheckpointError(str(exc)) from None
     if p.stat().st_size == 0:
         raise CheckpointError(f"checkpoint {p} is empty (0 bytes); download or copy it again")
+    _check_pickle_nesting(p)
     with open(p, "rb") as fh:
         if fh.read(6) == NUMPY_MAGIC:
             raise CheckpointError(
@@ -153,6 +155,83 @@ def safe_torch_load(
 
 NUMPY_MAGIC = b"\x93NUMPY"
 MAX_DEPTH = 100  # containers nested deeper than any checkpoint layout (a crafted file's recursion bomb)
+
+
+MAX_PICKLE_DEPTH = 1000  # objects nested this deep in a pickle (a crafted file: CPython's unpickler overflows)
+_IN_PLACE = frozenset({"APPEND", "APPENDS", "SETITEM", "SETITEMS", "ADDITEMS", "BUILD"})
+_MEMO_PUT = frozenset({"PUT", "BINPUT", "LONG_BINPUT"})
+_MEMO_GET = frozenset({"GET", "BINGET", "LONG_BINGET"})
+
+
+def pickle_depth(stream: Any, limit: int = MAX_PICKLE_DEPTH) -> int:
+    """How deeply the objects of one pickle (read from ``stream`` up to its STOP) nest, found from its
+    opcodes without building anything; stops counting past ``limit``. A malformed pickle counts as far as
+    it goes (the loader reports it)."""
+    stack: list[int] = []
+    marks: list[list[int]] = []
+    memo: dict[Any, int] = {}
+    deepest = 0
+    try:
+        for op, arg, _pos in pickletools.genops(stream):
+            name = op.name
+            if name == "MARK":
+                marks.append(stack)
+                stack = []
+            elif name in _MEMO_PUT or name == "MEMOIZE":
+                memo[arg if name in _MEMO_PUT else len(memo)] = stack[-1]
+            elif name in _MEMO_GET:
+                stack.append(memo.get(arg, 0))
+            elif name == "POP_MARK":
+                stack = marks.pop()
+            else:
+                before = [s.name for s in op.stack_before]
+                if "mark" in before:  # [below..., mark, stackslice]: the slice, then what lies below the mark
+                    items, stack = stack, marks.pop()
+                    below = before.index("mark")
+                    popped = stack[len(stack) - below :] + items if below else items
+                    del stack[len(stack) - below :]
+                else:
+                    count = len(before)
+                    popped = stack[len(stack) - count :] if count else []
+                    del stack[len(stack) - count :]
+                if name in _IN_PLACE:  # the container keeps its place; what goes into it is one level down
+                    depth = max(popped[0], max(popped[1:], default=-1) + 1)
+                elif name == "DUP":
+                    depth = popped[0]
+                else:
+                    depth = max(popped, default=-1) + 1 if popped else 0
+                stack.extend([depth] * len(op.stack_after))
+                deepest = max(deepest, depth)
+                if deepest > limit:
+                    break
+            if name == "STOP":
+                break
+    except (ValueError, IndexError, EOFError):
+        pass  # malformed: the unpickler says so
+    return deepest
+
+
+def _check_pickle_nesting(p: Path) -> None:
+    """CheckpointError when a pickle in ``p`` nests objects deeper than MAX_PICKLE_DEPTH, before any
+    unpickler (whose C code would overflow its stack on a million levels) reads it."""
+    try:
+        if zipfile.is_zipfile(p):
+            with zipfile.ZipFile(p) as archive:
+                pickles = [info for info in archive.infolist() if info.filename.endswith(".pkl")]
+                depths = []
+                for info in pickles:
+                    with archive.open(info) as fh:
+                        depths.append(pickle_depth(fh))
+        else:
+            with open(p, "rb") as fh:
+                depths = [pickle_depth(fh) for _ in range(4)]  # legacy: magic, protocol, system info, objects
+    except (OSError, zipfile.BadZipFile, RuntimeError, ValueError, NotImplementedError):
+        return  # the loader reports an unreadable file
+    if max(depths, default=0) > MAX_PICKLE_DEPTH:
+        raise CheckpointError(
+            f"cannot read checkpoint {p}: its objects nest more than {MAX_PICKLE_DEPTH} levels deep, which no "
+            "checkpoint does; the file is damaged or crafted"
+        )
 
 
 def _check_loaded(obj: Any, p: Path) -> None:
