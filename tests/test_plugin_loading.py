@@ -1,6 +1,7 @@
 """Entry-point plugins as users install them: found through their distribution's metadata, a broken one
 left out with a warning while everything else keeps working, and the example plugin in ``examples/``."""
 
+import logging
 import subprocess
 import sys
 import textwrap
@@ -164,7 +165,7 @@ def test_a_name_already_taken_stays_with_the_plugin_loaded_first(site):
     ]
 
 
-def test_a_plugin_cannot_replace_a_command(site):
+def test_a_plugin_cannot_replace_a_command(site, caplog):
     site.install(
         "cmd-dist",
         {"cmd": "cmd_mod"},
@@ -180,10 +181,17 @@ def test_a_plugin_cannot_replace_a_command(site):
             """
         },
     )
-    code, out, _ = run("hello")
-    assert (code, out) == (0, "hello from a plugin\n")
-    code, _, err = run("say", "--help")
-    assert code == 0 and "hijacked" not in err
+    log = logging.getLogger("tts_pipeline.plugins")
+    log.addHandler(caplog.handler)  # the command line's own handler may write to an earlier stderr
+    try:
+        code, out, _ = run("hello")
+        assert (code, out) == (0, "hello from a plugin\n")
+        assert "plugin 'cmd' (cmd-dist 0.1) tried to replace the command 'say'" in caplog.text
+        code, out, _ = run("say", "--help")
+        assert code == 0 and "hijacked" not in out
+    finally:
+        log.removeHandler(caplog.handler)
+    assert "the command 'hello'" not in caplog.text  # its own command, added again by the second run
     assert cli.commands["say"].callback.__module__ == "tts_pipeline.cli.say"
 
 

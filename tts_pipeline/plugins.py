@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -304,18 +304,17 @@ def plugin_failures() -> list[PluginFailure]:
     return [*_load().failures, *get_registry().failures]
 
 
-def add_plugin_commands(group: click.Group) -> None:
+def add_plugin_commands(group: click.Group, keep: Mapping[str, click.Command]) -> None:
     """Let each plugin add commands to ``group`` through ``register_commands``; a plugin that fails is left
-    out with a warning, and one that replaces a command already there has its replacement undone."""
+    out with a warning, and one that replaces a command of ``keep`` (the built-in ones) has that undone."""
     loaded = _load()
     for impl in loaded.pm.hook.register_commands.get_hookimpls():
-        before = dict(group.commands)
         try:
             _call(impl, cli=group)
         except Exception as exc:
             problem = f"failed in register_commands, so its commands may be missing: {_error_line(exc)}"
             PluginFailure(impl.plugin_name, loaded.source(impl.plugin_name), problem).warn()
-        for name, command in before.items():
+        for name, command in keep.items():
             if group.commands.get(name) is not command:
                 group.commands[name] = command
                 problem = f"tried to replace the command {name!r}, which is kept as it was"

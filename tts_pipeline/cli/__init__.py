@@ -24,7 +24,8 @@ def cli() -> None:
     """Text -> mel -> audio with pluggable acoustic models and vocoders (Tacotron2, WaveGlow)."""
 
 
-for command in (say, vocode, mel, convert, train, plugins, formats, voices):
+BUILT_IN = {command.name: command for command in (say, vocode, mel, convert, train, plugins, formats, voices)}
+for command in BUILT_IN.values():
     cli.add_command(command)
 
 
@@ -32,7 +33,7 @@ def build_cli() -> click.Group:
     """The top-level group with the commands plugins add through ``register_commands``."""
     from ..plugins import add_plugin_commands
 
-    add_plugin_commands(cli)
+    add_plugin_commands(cli, keep=BUILT_IN)
     return cli
 
 
