@@ -63,15 +63,18 @@ def load_model_file(path: str | Path) -> tuple[str, dict[str, Any], dict[str, to
 
 
 WEIGHT_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
+BATCH_NORM_COUNTER = "num_batches_tracked"  # torch's BatchNorm step count: the one integer tensor in a state dict
 
 
 def check_state_dict(state: dict[str, Any], source: str | Path) -> None:
-    """CheckpointError unless every value of ``state`` is a dense CPU tensor of float weights backed by
+    """CheckpointError unless every value of ``state`` is a dense CPU tensor of float weights (a batch-norm
+    step counter an integer one) backed by
     as many values as it claims (not a meta, sparse or quantized tensor; not an expanded view of a few
     values, which a crafted file uses to make a small file claim gigabytes)."""
     for key, value in state.items():
         problem = tensor_problem(value)
-        if problem is None and value.dtype not in WEIGHT_DTYPES:
+        counter = isinstance(key, str) and key.endswith(BATCH_NORM_COUNTER)  # an integer by design
+        if problem is None and value.dtype not in WEIGHT_DTYPES and not counter:
             problem = f"holds {str(value.dtype).removeprefix('torch.')} values, not float weights"
         if problem is not None:
             raise CheckpointError(

@@ -23,7 +23,7 @@ import torch
 from tts_pipeline.errors import AudioIOError, CheckpointError, ConfigError, WrongModelError, shown
 from tts_pipeline.fileio import check_readable
 from tts_pipeline.safeload import safe_torch_load
-from tts_pipeline.weights import check_state_dict, is_safetensors, load_model_file, save_model_file, tensor_problem
+from tts_pipeline.weights import check_state_dict, is_safetensors, load_model_file, save_model_file
 
 from .config import Tacotron2Config
 from .model import Tacotron2
@@ -104,7 +104,7 @@ def load_tacotron2_checkpoint(path: str | Path) -> LoadedTacotron2:
             f"{p} is not a Tacotron2 state dict: entry {shown(bad[0])} is not a named tensor; "
             "pass a Tacotron2 checkpoint"
         )
-    _check_tensors(state, p)
+    check_state_dict(state, p)
     return LoadedTacotron2(
         config=infer_config(state, p),
         state_dict=state,
@@ -270,7 +270,7 @@ def _load_safetensors(p: Path) -> LoadedTacotron2:
         raise CheckpointError(
             f"{p} is a {shown(model_type)} model file, not tacotron2; pass it to the {shown(model_type)} stage instead"
         )
-    _check_tensors(state, p)
+    check_state_dict(state, p)
     try:
         cfg = Tacotron2Config.from_dict(config)
     except ConfigError as exc:
@@ -303,20 +303,6 @@ def _pickle_mentions_waveglow(p: Path) -> bool:
 def _head_mentions_waveglow(fh: BinaryIO) -> bool:
     with fh:
         return b"WaveGlow" in fh.read(PICKLE_SCAN_BYTES)
-
-
-def _check_tensors(state: dict[str, Any], p: Path) -> None:
-    """CheckpointError unless every weight is a plain float tensor, and each batch-norm step counter (an
-    integer) at least a plain tensor."""
-    counters = {key: value for key, value in state.items() if key.endswith("num_batches_tracked")}
-    check_state_dict({key: value for key, value in state.items() if key not in counters}, p)
-    for key, value in counters.items():
-        problem = tensor_problem(value)
-        if problem is not None:
-            raise CheckpointError(
-                f"{p}: weight {shown(key)} {problem}; the file is damaged or not a model checkpoint "
-                "(download or convert it again)"
-            )
 
 
 def _waveglow_error(p: Path) -> CheckpointError:
